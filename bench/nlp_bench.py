@@ -1,0 +1,156 @@
+"""Benchmark the classifier: load time, batched throughput, single-message latency, peak RSS,
+and held-out macro-F1 per language.
+
+    PYTHONPATH=. python bench/nlp_bench.py [--quantize auto|none|int8|bf16] [--threads N] [--json]
+
+Targets: >= 300 msg/s batched, p50 <= 20 ms for one message, RSS <= 700 MB, held-out
+macro-F1 >= 0.85 per language. The model is converted first (in a child process, so the
+one-off conversion does not count towards load time or this process's peak RSS).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def rss_mb() -> float:
+    """Current resident set size in MB."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def ensure_converted() -> None:
+    from nlp.convert import default_model_dir, is_converted
+
+    if not is_converted(default_model_dir()):
+        print("converting the model once (not timed)...", file=sys.stderr)
+        subprocess.run(
+            [sys.executable, "-c", "from nlp.convert import convert; convert()"],
+            check=True,
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
+
+
+def short_messages(n: int) -> list[str]:
+    """Real-looking short messages from the labelled pools (<= 60 characters)."""
+    from nlp import dataset
+
+    texts = [r["text"] for r in dataset.load_labelled(strict=False) if len(r["text"]) <= 60]
+    out = []
+    while len(out) < n:
+        out.extend(texts)
+    return out[:n]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quantize", default=None, choices=["auto", "none", "int8", "bf16"])
+    ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--n", type=int, default=2048, help="messages for the throughput run")
+    ap.add_argument("--batch-size", type=int, default=64)
+    ap.add_argument("--singles", type=int, default=300, help="single-message calls")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+    if args.quantize:
+        os.environ["REPLYLINE_QUANTIZE"] = args.quantize
+    if args.threads:
+        os.environ["REPLYLINE_TORCH_THREADS"] = str(args.threads)
+
+    ensure_converted()
+    base_rss = rss_mb()
+    t0 = time.perf_counter()
+    from nlp.classifier import load_classifier
+    from nlp.encoder import native_bf16
+
+    clf = load_classifier()
+    clf.classify(["warm-up 暖機"])
+    load_s = time.perf_counter() - t0
+    loaded_rss = rss_mb()
+
+    msgs = short_messages(args.n)
+    t0 = time.perf_counter()
+    clf.classify(msgs, batch_size=args.batch_size)
+    batch_s = time.perf_counter() - t0
+    throughput = len(msgs) / batch_s
+
+    lat = []
+    for text in msgs[: args.singles]:
+        t = time.perf_counter()
+        clf.classify([text])
+        lat.append((time.perf_counter() - t) * 1000)
+    lat.sort()
+    p50 = statistics.median(lat)
+    p99 = lat[min(len(lat) - 1, int(round(0.99 * (len(lat) - 1))))]
+
+    from nlp import dataset
+    from nlp.cli import evaluate_rows
+
+    heldout = dataset.split(dataset.load_labelled(strict=False))["test"]
+    report = evaluate_rows(clf, heldout)
+    t = report["type"]
+    result = {
+        "encoder": clf.encoder.name,
+        "quantize": clf.encoder.quantize,
+        "native_bf16": native_bf16(),
+        "torch_threads": __import__("torch").get_num_threads(),
+        "load_seconds": round(load_s, 2),
+        "throughput_msgs_per_s": round(throughput, 1),
+        "batch_size": args.batch_size,
+        "mean_chars": round(sum(map(len, msgs)) / len(msgs), 1),
+        "latency_p50_ms": round(p50, 2),
+        "latency_p99_ms": round(p99, 2),
+        "rss_mb_before_load": round(base_rss, 1),
+        "rss_mb_loaded": round(loaded_rss, 1),
+        "peak_rss_mb": round(peak_rss_mb(), 1),
+        "heldout_n": t["n"],
+        "heldout_type_macro_f1": round(t["macro_f1"], 4),
+        "heldout_type_macro_f1_by_language": {
+            k: round(v["macro_f1"], 4) for k, v in t["by_group"].items()
+        },
+        "heldout_low_confidence_rate": round(t["low_confidence_rate"], 4),
+        "heldout_macro_f1_other_heads": {
+            name: round(report[name]["macro_f1"], 4)
+            for name in ("subtype", "sentiment", "suggestion")
+            if name in report
+        },
+    }
+    if args.json:
+        print(json.dumps(result, indent=2, ensure_ascii=False))
+        return 0
+    print(
+        f"encoder            {result['encoder']} (quantize={result['quantize']}, native bf16="
+        f"{result['native_bf16']}, torch threads={result['torch_threads']})"
+    )
+    print(f"load time          {result['load_seconds']:.2f} s (model already converted)")
+    print(
+        f"throughput         {result['throughput_msgs_per_s']:.0f} msg/s "
+        f"({len(msgs)} messages, batch {args.batch_size}, mean {result['mean_chars']} chars)"
+    )
+    print(f"latency, 1 message p50 {p50:.1f} ms   p99 {p99:.1f} ms")
+    print(f"RSS                {loaded_rss:.0f} MB loaded, peak {result['peak_rss_mb']:.0f} MB")
+    by = "  ".join(f"{k} {v:.3f}" for k, v in result["heldout_type_macro_f1_by_language"].items())
+    print(f"held-out type macro-F1 {result['heldout_type_macro_f1']:.3f} (n={t['n']})  {by}")
+    other = "  ".join(f"{k} {v:.3f}" for k, v in result["heldout_macro_f1_other_heads"].items())
+    print(f"held-out other heads macro-F1  {other}")
+    print(f"held-out low-confidence rate {result['heldout_low_confidence_rate']:.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

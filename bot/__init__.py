@@ -1,0 +1,1 @@
+"""The application: settings, web app, pipeline worker, scheduler, console and CLI."""

@@ -1,0 +1,59 @@
+"""Buttons pressed in a chat (Telegram callback queries, LINE postbacks) routed by prefix.
+
+Each feature registers the prefixes it owns, e.g. "draft" for review decisions from the staff
+chat, "ack" for acknowledging a crisis alert. Adapters turn a press into `dispatch(...)` and show
+the returned text to whoever pressed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlmodel import Session, select
+
+from db.models import User
+
+MAX_DATA_BYTES = 64
+
+
+@dataclass(frozen=True)
+class Press:
+    """Who pressed what: the channel, the platform user id, and the button's data."""
+
+    channel: str
+    platform_user_id: str
+    data: str
+    text: str | None = None  # what was written, for actions answered with text (a staff edit)
+
+
+Handler = Callable[[Session, "User | None", Press, str], str]
+_handlers: dict[str, Handler] = {}
+
+
+def register(prefix: str, handler: Handler) -> None:
+    """`handler(session, staff_user_or_None, press, payload)` returns the text to show."""
+    _handlers[prefix] = handler
+
+
+def encode(prefix: str, payload: str) -> str:
+    data = f"{prefix}:{payload}"
+    if len(data.encode()) > MAX_DATA_BYTES:
+        raise ValueError(f"button data over {MAX_DATA_BYTES} bytes: {data!r}")
+    return data
+
+
+def staff_user(session: Session, press: Press) -> User | None:
+    """The console user linked to the platform account that pressed, if any."""
+    column = {"telegram": User.telegram_user_id, "line": User.line_user_id}.get(press.channel)
+    if column is None:
+        return None
+    user = session.exec(select(User).where(column == press.platform_user_id)).first()
+    return user if user and user.active else None
+
+
+def dispatch(session: Session, press: Press) -> str:
+    prefix, _, payload = press.data.partition(":")
+    handler = _handlers.get(prefix)
+    if handler is None:
+        return "This button is no longer valid."
+    return handler(session, staff_user(session, press), press, payload)

@@ -1,0 +1,101 @@
+"""The web app: webhooks, web chat, console and health, with the pipeline worker alongside."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from functools import partial
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from bot.config import Settings, get_settings
+from bot.deps import LoginRequired
+from bot.jobs import start_scheduler, stop_scheduler
+from bot.logs import register_secret, register_settings_secrets
+from bot.protect import install as install_protections
+from bot.routes import admin, calendar, chat, console, followups, health, reports, webhooks
+from bot.routes import crisis as crisis_routes
+from bot.routes import metrics as metrics_routes
+from bot.security import Sessions, shared_secret
+from bot.services import Services
+from bot.worker_process import WorkerProcess
+
+log = logging.getLogger(__name__)
+HERE = Path(__file__).parent
+
+
+def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    services = services or Services.build(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        for channel in services.channels.values():
+            await channel.start()
+        task = child = None
+        if settings.worker_enabled and settings.worker_process:
+            child = WorkerProcess()
+            await child.start()
+            services.worker.forward = child.notify
+        elif settings.worker_enabled:
+            task = asyncio.create_task(services.worker.run())
+        await start_scheduler(services)
+        log.info("channels on: %s", ", ".join(sorted(services.channels)))
+        try:
+            yield
+        finally:
+            await stop_scheduler(services)
+            if task:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            if child:
+                services.worker.forward = None
+                await child.stop()
+            for channel in services.channels.values():
+                await channel.stop()
+
+    app = FastAPI(title="replyline", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.state.services = services
+    register_settings_secrets(settings)
+    secret = shared_secret(
+        services.engine, settings.secret_key.get_secret_value() if settings.secret_key else None
+    )
+    register_secret(secret)  # generated and kept in the database: never to be logged either
+    app.state.sessions = Sessions(secret)
+    app.state.templates = Jinja2Templates(directory=HERE / "templates")
+    app.state.templates.env.globals["active_incidents"] = partial(
+        crisis_routes.banner_incidents, services.engine
+    )
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    for module in (
+        health,
+        webhooks,
+        chat,
+        console,
+        followups,
+        admin,
+        calendar,
+        reports,
+        crisis_routes,
+    ):
+        app.include_router(module.router)
+    # Reliability (issue 8): /metrics, and the protections around every request.
+    app.include_router(metrics_routes.router)
+    install_protections(app, settings, services)
+
+    @app.exception_handler(LoginRequired)
+    async def to_login(request: Request, _exc: LoginRequired):
+        return RedirectResponse("/console/login", status_code=303)
+
+    @app.get("/", include_in_schema=False)
+    def index():
+        return RedirectResponse("/chat")
+
+    return app

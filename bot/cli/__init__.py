@@ -1,0 +1,62 @@
+"""The `replyline` command. Each area registers its subcommands from its own module."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+# Modules exposing register(subparsers); a missing optional area is skipped, not fatal.
+COMMAND_MODULES = (
+    "bot.cli.serve",
+    "bot.cli.users",
+    "bot.cli.simulate",
+    "bot.cli.drafts",
+    "bot.cli.privacy",
+    "bot.cli.playbooks",
+    "bot.cli.crisis",
+    "nlp.cli",
+    "bot.cli.telegram",
+    "bot.cli.posts",
+    "bot.cli.report",
+)
+
+
+class CommandError(Exception):
+    """A command that cannot do what was asked; printed without a traceback, exit code 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="replyline", description="Self-hosted community-response assistant."
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as error:
+            if error.name != name:
+                raise
+            continue
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from bot.logs import setup_logging_from_settings  # redacting, optionally JSON (bot/logs.py)
+
+    setup_logging_from_settings(logging.DEBUG if args.verbose else logging.INFO)
+    from playbooks.yamlfile import PlaybookError
+
+    try:
+        return int(args.func(args) or 0)
+    except (CommandError, PlaybookError) as error:  # a bad playbook file stops start-up here
+        print(f"replyline: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

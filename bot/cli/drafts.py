@@ -1,0 +1,108 @@
+"""`replyline drafts list|approve|reject`: the review queue from the shell, audited like the
+console. Decisions are made as the console user named by --as (or REPLYLINE_USER)."""
+
+from __future__ import annotations
+
+import json
+import os
+
+from bot.cli import CommandError
+from bot.config import get_settings
+
+
+def register(subparsers) -> None:
+    drafts = subparsers.add_parser("drafts", help="review drafts from the shell")
+    sub = drafts.add_subparsers(dest="drafts_command", required=True)
+
+    ls = sub.add_parser("list", help="list drafts")
+    ls.add_argument("--status", default=None, help="pending, approved, edited, rejected, sent...")
+    ls.add_argument("--json", action="store_true", help="print JSON lines")
+    ls.add_argument("--limit", type=int, default=100)
+    ls.set_defaults(func=cmd_list)
+
+    for name, helptext in (("approve", "approve a draft"), ("reject", "reject a draft")):
+        p = sub.add_parser(name, help=helptext)
+        p.add_argument("id", type=int)
+        p.add_argument(
+            "--as",
+            dest="as_user",
+            default=os.environ.get("REPLYLINE_USER"),
+            help="console user making the decision (default REPLYLINE_USER)",
+        )
+        if name == "approve":
+            p.add_argument("--text", help="send this text instead (an edit)")
+            p.set_defaults(func=cmd_approve)
+        else:
+            p.add_argument("--reason", required=True)
+            p.set_defaults(func=cmd_reject)
+
+
+def _engine():
+    from db.engine import make_engine
+
+    return make_engine(get_settings().database_url)
+
+
+def cmd_list(args) -> int:
+    from sqlmodel import Session, select
+
+    from db.models import Draft, Message
+
+    with Session(_engine()) as session:
+        query = select(Draft, Message).join(Message, Message.id == Draft.message_id)
+        if args.status:
+            query = query.where(Draft.status == args.status)
+        rows = session.exec(query.order_by(Draft.id).limit(args.limit)).all()
+    for draft, message in rows:
+        item = {
+            "id": draft.id,
+            "status": draft.status,
+            "message_id": message.id,
+            "channel": message.channel,
+            "type": message.type,
+            "confidence": message.confidence,
+            "stage": message.stage,
+            "message": message.text,
+            "text": draft.text,
+            "playbook": draft.playbook,
+        }
+        if args.json:
+            print(json.dumps(item, ensure_ascii=False))
+        else:
+            print(
+                f"#{draft.id} [{draft.status}] {message.type}: {message.text!r} -> {draft.text!r}"
+            )
+    return 0
+
+
+def _decide(args, fn, **kwargs) -> int:
+    from sqlmodel import select
+
+    from bot.review import ReviewError
+    from db.engine import session_scope
+    from db.models import User
+
+    if not args.as_user:
+        raise CommandError("say who decides: --as USERNAME (or set REPLYLINE_USER)")
+    try:
+        with session_scope(_engine()) as session:
+            user = session.exec(select(User).where(User.username == args.as_user)).first()
+            if user is None or not user.active:
+                raise CommandError(f"no active console user named {args.as_user!r}")
+            draft = fn(session, args.id, user, via="cli", **kwargs)
+            print(f"draft {draft.id} is now {draft.status}")
+    except ReviewError as error:
+        raise CommandError(str(error)) from error
+    return 0
+
+
+def cmd_approve(args) -> int:
+    from bot.review import approve
+
+    return _decide(args, approve, text=args.text)
+
+
+def cmd_reject(args) -> int:
+    from bot.review import reject
+
+    return _decide(args, reject, reason=args.reason)

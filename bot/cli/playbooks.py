@@ -1,0 +1,64 @@
+"""`replyline playbooks check [DIR]` validates a playbook folder; `replyline faq check` reports
+FAQ entries that are near-duplicates or that answer the same question differently."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bot.cli import CommandError
+from bot.config import get_settings
+
+
+def register(subparsers) -> None:
+    books = subparsers.add_parser("playbooks", help="check a playbook folder")
+    sub = books.add_subparsers(dest="playbooks_command", required=True)
+    check = sub.add_parser("check", help="load and validate every file; print what is wrong")
+    check.add_argument("dir", nargs="?", type=Path, help="default REPLYLINE_PLAYBOOK_DIR")
+    check.set_defaults(func=cmd_playbooks_check)
+
+    faq = subparsers.add_parser("faq", help="the FAQ the playbooks answer from")
+    faq_sub = faq.add_subparsers(dest="faq_command", required=True)
+    faq_check = faq_sub.add_parser("check", help="report near-duplicate or conflicting entries")
+    faq_check.add_argument(
+        "--dir", type=Path, help="playbook folder (default REPLYLINE_PLAYBOOK_DIR)"
+    )
+    faq_check.set_defaults(func=cmd_faq_check)
+
+
+def _load(directory: Path | None, with_encoder: bool):
+    from playbooks.engine import Playbooks
+    from playbooks.faq import encoder_embed
+    from playbooks.yamlfile import PlaybookError
+
+    settings = get_settings()
+    try:
+        return Playbooks.load(
+            directory or settings.playbook_dir,
+            embed=encoder_embed(settings) if with_encoder else None,
+            timezone=settings.timezone,
+        )
+    except PlaybookError as error:
+        raise CommandError(str(error)) from error
+
+
+def cmd_playbooks_check(args) -> int:
+    books = _load(args.dir, with_encoder=False)
+    brand = books.brand
+    print(f"{books.directory}: {len(books.by_type)} playbooks ({', '.join(sorted(books.by_type))})")
+    print(
+        f"brand: voice {brand.formality}, emoji {brand.emoji}; hours {brand.hours.describe('en')}"
+    )
+    print(f"faq: {len(books.faq)} entries")
+    return 0
+
+
+def cmd_faq_check(args) -> int:
+    books = _load(args.dir, with_encoder=True)
+    try:
+        findings = books.faq.check()
+    except Exception as error:  # the encoder could not be loaded
+        raise CommandError(f"cannot compare entries: {type(error).__name__}: {error}") from error
+    for finding in findings:
+        print(finding)
+    print(f"{len(books.faq)} entries, {len(findings)} finding{'s' if len(findings) != 1 else ''}")
+    return 1 if findings else 0

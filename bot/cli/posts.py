@@ -1,0 +1,209 @@
+"""`replyline posts add|list|approve|cancel`: the content calendar from the shell, audited like
+the console. Decisions are made as the console user named by --as (or REPLYLINE_USER)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+
+from bot.cli import CommandError
+from bot.config import get_settings
+
+
+def register(subparsers) -> None:
+    posts = subparsers.add_parser("posts", help="the content calendar: scheduled posts")
+    sub = posts.add_subparsers(dest="posts_command", required=True)
+
+    add = sub.add_parser("add", help="plan a post (a supervisor approves it before it goes out)")
+    add.add_argument("--text", required=True, help="the post; '-' reads it from stdin")
+    add.add_argument(
+        "--target",
+        required=True,
+        help="telegram:@channel, telegram:<chat id>, line:broadcast or line:audience:<id>",
+    )
+    add.add_argument(
+        "--at", required=True, help="when, e.g. '2026-12-01 10:00' (REPLYLINE_TIMEZONE)"
+    )
+    add.add_argument(
+        "--repeat",
+        help="recurring: five cron fields 'minute hour day month weekday', e.g. '0 10 * * mon'",
+    )
+    add.add_argument(
+        "--stage",
+        required=True,
+        choices=("identification", "relationship", "collaboration"),
+        help="the stage goal the post serves",
+    )
+    add.add_argument("--image", help="an https:// image URL or a local JPEG/PNG file")
+    _as_user(add)
+    add.set_defaults(func=cmd_add)
+
+    ls = sub.add_parser("list", help="list posts")
+    ls.add_argument("--status", help="planned, approved, sent, failed, missed or cancelled")
+    ls.add_argument("--json", action="store_true", help="print JSON lines")
+    ls.add_argument("--limit", type=int, default=200)
+    ls.set_defaults(func=cmd_list)
+
+    approve = sub.add_parser("approve", help="approve a planned post (supervisors)")
+    approve.add_argument("id", type=int)
+    _as_user(approve)
+    approve.set_defaults(func=cmd_approve)
+
+    cancel = sub.add_parser("cancel", help="cancel a planned or approved post")
+    cancel.add_argument("id", type=int)
+    cancel.add_argument("--reason", default="")
+    _as_user(cancel)
+    cancel.set_defaults(func=cmd_cancel)
+
+
+def _as_user(parser) -> None:
+    parser.add_argument(
+        "--as",
+        dest="as_user",
+        default=os.environ.get("REPLYLINE_USER"),
+        help="console user acting (default REPLYLINE_USER)",
+    )
+
+
+def _run(args, action):
+    """Run `action(session, user, settings)` as the --as user in one transaction, then bring
+    the post's scheduler job in line with its new status."""
+    from sqlmodel import select
+
+    from bot.posts import PostError
+    from bot.publish import grace_of, sync_job
+    from bot.scheduler import job_table
+    from db.engine import make_engine, session_scope
+    from db.migrate import upgrade
+    from db.models import User
+
+    if not args.as_user:
+        raise CommandError("say who acts: --as USERNAME (or set REPLYLINE_USER)")
+    settings = get_settings()
+    if settings.is_sqlite:
+        upgrade(settings.database_url)
+    try:
+        with session_scope(make_engine(settings.database_url)) as session:
+            user = session.exec(select(User).where(User.username == args.as_user)).first()
+            if user is None or not user.active:
+                raise CommandError(f"no active console user named {args.as_user!r}")
+            post = action(session, user, settings)
+    except PostError as error:
+        raise CommandError(str(error)) from error
+
+    async def sync() -> None:
+        async with job_table(settings.database_url) as table:
+            sync_job(table, post, grace_of(settings))
+
+    asyncio.run(sync())
+    return post
+
+
+def cmd_add(args) -> int:
+    from bot.media import ImageRejected, save_image
+    from bot.posts import PostError, check_image_url, create_post, parse_local
+
+    text = sys.stdin.read() if args.text == "-" else args.text
+
+    def action(session, user, settings):
+        image = None
+        if args.image and args.image.startswith(("https://", "http://")):
+            image = check_image_url(args.image)
+        elif args.image:
+            path = Path(args.image)
+            if not path.is_file():
+                raise PostError(f"{path} is not a file")
+            try:
+                image = save_image(settings.media_dir, path.read_bytes())
+            except ImageRejected as error:
+                raise PostError(str(error)) from error
+        return create_post(
+            session,
+            user,
+            text=text,
+            target=args.target,
+            when=parse_local(args.at, settings.timezone),
+            cron=args.repeat,
+            stage_goal=args.stage,
+            image=image,
+            timezone=settings.timezone,
+            via="cli",
+        )
+
+    post = _run(args, action)
+    print(f"post {post.id} is planned; a supervisor approves it: replyline posts approve {post.id}")
+    return 0
+
+
+def cmd_approve(args) -> int:
+    from bot.posts import approve_post
+    from bot.publish import grace_of
+
+    post = _run(
+        args,
+        lambda session, user, settings: approve_post(
+            session, args.id, user, grace=grace_of(settings), via="cli"
+        ),
+    )
+    print(f"post {post.id} is now {post.status}")
+    return 0
+
+
+def cmd_cancel(args) -> int:
+    from bot.posts import cancel_post
+
+    post = _run(
+        args,
+        lambda session, user, settings: cancel_post(
+            session, args.id, user, reason=args.reason, via="cli"
+        ),
+    )
+    print(f"post {post.id} is now {post.status}")
+    return 0
+
+
+def cmd_list(args) -> int:
+    from sqlmodel import Session, select
+
+    from bot.posts import OPEN, trigger_for, upcoming
+    from db.engine import make_engine
+    from db.models import Post
+    from db.types import utcnow
+
+    settings = get_settings()
+    with Session(make_engine(settings.database_url)) as session:
+        query = select(Post).order_by(Post.scheduled_at, Post.id).limit(args.limit)
+        if args.status:
+            query = query.where(Post.status == args.status)
+        posts = session.exec(query).all()
+    now = utcnow()
+    for post in posts:
+        upcoming_times = [
+            t
+            for t in (upcoming(trigger_for(post), now, 1) if post.status in OPEN else [])
+            if t >= now
+        ]
+        item = {
+            "id": post.id,
+            "status": post.status,
+            "target": f"{post.channel}:{post.target}",
+            "at": post.scheduled_at.isoformat(),
+            "repeat": post.cron,
+            "next": upcoming_times[0].isoformat() if upcoming_times else None,
+            "stage_goal": post.stage_goal,
+            "image": post.image,
+            "text": post.text,
+            "error": post.error,
+        }
+        if args.json:
+            print(json.dumps(item, ensure_ascii=False))
+        else:
+            when = f"every '{post.cron}'" if post.cron else post.scheduled_at.isoformat()
+            print(
+                f"#{post.id} [{post.status}] {item['target']} {when} ({post.stage_goal}): "
+                f"{post.text[:60]!r}"
+            )
+    return 0

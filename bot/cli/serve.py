@@ -1,0 +1,143 @@
+"""`replyline serve`, `replyline worker` and `replyline db upgrade`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import secrets
+import sys
+
+from bot.config import get_settings
+
+
+def register(subparsers) -> None:
+    serve = subparsers.add_parser("serve", help="run the web app and the pipeline worker")
+    serve.add_argument("--host", help="address to listen on (default REPLYLINE_HOST)")
+    serve.add_argument("--port", type=int, help="port (default REPLYLINE_PORT)")
+    serve.set_defaults(func=cmd_serve)
+
+    worker = subparsers.add_parser(
+        "worker", help="run the pipeline worker and scheduled jobs, no web app"
+    )
+    worker.add_argument(
+        "--no-scheduler", action="store_true", help="leave scheduled jobs to other processes"
+    )
+    # `serve` with REPLYLINE_WORKER_PROCESS: the pipe that wakes this child (bot/worker_process.py)
+    worker.add_argument("--wake-fd", type=int, help=argparse.SUPPRESS)
+    worker.set_defaults(func=cmd_worker)
+
+    db = subparsers.add_parser("db", help="database maintenance")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    upgrade = db_sub.add_parser("upgrade", help="apply migrations")
+    upgrade.set_defaults(func=cmd_db_upgrade)
+
+
+def cmd_db_upgrade(args) -> int:
+    from db.migrate import upgrade
+
+    upgrade(get_settings().database_url)
+    print("database is up to date")
+    return 0
+
+
+def cmd_serve(args) -> int:
+    import uvicorn
+
+    from bot.app import create_app
+    from db.migrate import upgrade
+
+    settings = get_settings()
+    if args.host:
+        settings.host = args.host
+    if args.port:
+        settings.port = args.port
+    if settings.is_sqlite:
+        upgrade(settings.database_url)
+    app = create_app(settings)
+    _print_welcome(app.state.services, settings)
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level="info",
+        log_config=None,  # keep bot/logs.py's redacting handler for uvicorn's records too
+        access_log=False,
+        proxy_headers=False,  # the app applies X-Forwarded-* from REPLYLINE_TRUSTED_PROXIES
+    )
+    return 0
+
+
+def _print_welcome(services, settings) -> None:
+    """First start: create an admin with a one-time password, shown only on this terminal."""
+    from sqlalchemy.exc import IntegrityError
+    from sqlmodel import Session, select
+
+    from bot.security import hash_password
+    from db.engine import session_scope
+    from db.models import User
+
+    with Session(services.engine) as session:
+        has_users = session.exec(select(User.id).limit(1)).first() is not None
+    lines = [f"replyline console: {settings.console_url}", f"web chat: {settings.base_url}/chat"]
+    created = False
+    if not has_users:
+        password = secrets.token_urlsafe(12)
+        try:
+            with session_scope(services.engine) as session:
+                admin = User(username="admin", password_hash=hash_password(password), role="admin")
+                session.add(admin)
+        except IntegrityError:
+            pass  # several processes started on a new database at once: another one made it
+        else:
+            created = True
+    if created:
+        lines += [
+            "first start: created console user 'admin' with password: " + password,
+            "(shown once; add your team with: replyline user add NAME --role agent)",
+        ]
+    else:
+        lines.append(
+            "log in with a console user (create one: replyline user add NAME --role admin)"
+        )
+    print("\n".join(lines), file=sys.stderr, flush=True)
+
+
+def cmd_worker(args) -> int:
+    from bot.services import Services
+
+    settings = get_settings()
+    if args.wake_fd is not None and settings.worker_nice:
+        # serve's child: the whole pipeline yields to the web process, which answers webhooks
+        # (holding SQLite's write lock at a low priority while starved is what a thread's
+        # priority alone would risk)
+        os.nice(settings.worker_nice)
+    services = Services.build(settings)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_work(services, scheduler=not args.no_scheduler, wake_fd=args.wake_fd))
+    return 0
+
+
+async def _work(services, scheduler: bool = True, wake_fd: int | None = None) -> None:
+    """The pipeline worker with the scheduler alongside, both stopped together, also on
+    SIGTERM (so another process takes over scheduled jobs at once)."""
+    import signal
+
+    from bot.jobs import start_scheduler, stop_scheduler
+    from bot.worker_process import watch_wake_pipe
+
+    if scheduler:
+        await start_scheduler(services)
+    work = asyncio.create_task(services.worker.run())
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, work.cancel)
+    if wake_fd is not None:
+        loop.add_signal_handler(signal.SIGINT, lambda: None)  # Ctrl-C: the web process decides
+        watch_wake_pipe(wake_fd, services.worker.notify, work.cancel)
+    try:
+        with contextlib.suppress(asyncio.CancelledError):
+            await work
+    finally:
+        if scheduler:
+            await stop_scheduler(services)

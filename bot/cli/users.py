@@ -1,0 +1,60 @@
+"""`replyline user add NAME --role ROLE`: create a console user with a hashed password."""
+
+from __future__ import annotations
+
+import getpass
+import sys
+
+from bot.cli import CommandError
+from bot.config import get_settings
+
+
+def register(subparsers) -> None:
+    user = subparsers.add_parser("user", help="console users")
+    sub = user.add_subparsers(dest="user_command", required=True)
+    add = sub.add_parser("add", help="create a console user (password prompted or from stdin)")
+    add.add_argument("name")
+    add.add_argument("--role", choices=("agent", "supervisor", "admin"), default="agent")
+    add.add_argument("--telegram-id", help="Telegram user id, to review from Telegram")
+    add.add_argument("--line-id", help="LINE user id")
+    add.set_defaults(func=cmd_user_add)
+
+
+def read_password() -> str:
+    if sys.stdin.isatty():
+        first = getpass.getpass("Password: ")
+        if first != getpass.getpass("Repeat password: "):
+            raise CommandError("passwords do not match")
+        return first
+    return sys.stdin.readline().rstrip("\n")
+
+
+def cmd_user_add(args) -> int:
+    from sqlalchemy.exc import IntegrityError
+
+    from bot.security import hash_password
+    from db.engine import make_engine, session_scope
+    from db.migrate import upgrade
+    from db.models import User
+
+    password = read_password()
+    if len(password) < 8:
+        raise CommandError("the password needs at least 8 characters")
+    settings = get_settings()
+    if settings.is_sqlite:
+        upgrade(settings.database_url)
+    try:
+        with session_scope(make_engine(settings.database_url)) as session:
+            session.add(
+                User(
+                    username=args.name,
+                    password_hash=hash_password(password),
+                    role=args.role,
+                    telegram_user_id=args.telegram_id,
+                    line_user_id=args.line_id,
+                )
+            )
+    except IntegrityError as error:
+        raise CommandError(f"a user named {args.name!r} (or with that chat id) exists") from error
+    print(f"created {args.role} {args.name}")
+    return 0

@@ -1,0 +1,1 @@
+"""Crisis detection and supervisor escalation: signals, incidents, alerts, the crisis playbook."""

@@ -1,0 +1,249 @@
+"""Alerts to supervisors on Telegram or LINE: the first within seconds of an incident opening,
+then a repeat every N minutes while nobody acknowledges, reaching the next tier of supervisors
+every M minutes. The timer is one APScheduler job per incident in the database, so it survives
+a restart; the incident row records each round, so no incident ever sends more than one round
+per interval (counted from when it opened), whatever runs the job and however often.
+
+REPLYLINE_SUPERVISORS lists who gets alerts: entries separated by commas,
+each `[TIER:]CHANNEL:ID` — e.g. "1:telegram:123456789, 1:line:U4af49806, 2:telegram:-1001234"
+(tier 1 when omitted). Tier 1 gets the first alert; after M minutes unacknowledged tier 2 is
+added, and so on. A Telegram chat id may be a person or a group (negative id)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy import event
+from sqlmodel import Session
+
+from bot import actions, scheduler
+from bot.crisis import incidents
+from bot.notify import push
+from db.engine import session_scope
+from db.models import Incident, IncidentAlert, User
+from db.types import utcnow
+from handlers.base import Action
+
+log = logging.getLogger(__name__)
+CHANNELS = ("telegram", "line")
+ACK_PREFIX = "ack"
+STOP = "stop"  # the incident is no longer open: end its timer
+
+
+@dataclass(frozen=True)
+class Supervisor:
+    tier: int
+    recipient: str  # "<channel>:<id>", what bot.notify.push takes
+
+
+def parse_supervisors(text: str | None) -> list[Supervisor]:
+    """Read REPLYLINE_SUPERVISORS; a ValueError says which entry is wrong and how to write it."""
+    found = []
+    for raw in (text or "").replace("\n", ",").split(","):
+        entry = raw.strip()
+        if not entry:
+            continue
+        head, _, rest = entry.partition(":")
+        tier, target = (int(head), rest) if head.strip().isdigit() else (1, entry)
+        channel, _, chat_id = (part.strip() for part in target.partition(":"))
+        if channel not in CHANNELS or not chat_id:
+            raise ValueError(
+                f"REPLYLINE_SUPERVISORS entry {entry!r}: write [TIER:]CHANNEL:ID, "
+                f"CHANNEL one of {', '.join(CHANNELS)} (e.g. 1:telegram:123456789)"
+            )
+        if tier < 1:
+            raise ValueError(f"REPLYLINE_SUPERVISORS entry {entry!r}: tiers start at 1")
+        found.append(Supervisor(tier, f"{channel}:{chat_id}"))
+    return found
+
+
+@dataclass
+class AlertPolicy:
+    supervisors: list[Supervisor]
+    repeat: timedelta = timedelta(minutes=5)
+    escalate: timedelta = timedelta(minutes=15)
+    console_url: str = "http://127.0.0.1:8000/console"
+
+    @property
+    def tiers(self) -> list[int]:
+        return sorted({s.tier for s in self.supervisors})
+
+    def tier_at(self, opened_at: datetime, now: datetime) -> int:
+        """The highest tier alerted `now`: one more tier for every `escalate` unacknowledged."""
+        tiers = self.tiers or [1]
+        steps = math.floor(max(0.0, (now - opened_at) / self.escalate)) if self.escalate else 0
+        return tiers[min(steps, len(tiers) - 1)]
+
+    def recipients(self, tier: int) -> list[Supervisor]:
+        return [s for s in self.supervisors if s.tier <= tier]
+
+    def slot(self, opened_at: datetime, at: datetime) -> int:
+        """Which interval since the incident opened `at` falls in: one round per interval."""
+        return math.floor(max(0.0, (at - opened_at) / self.repeat))
+
+
+def job_id(incident_id: int) -> str:
+    return f"crisis-alert-{incident_id}"
+
+
+def ack_action(incident_id: int) -> Action:
+    return Action(label="Acknowledge 確認處理", data=actions.encode(ACK_PREFIX, str(incident_id)))
+
+
+def alert_text(incident: Incident, round_: int, tier: int, console_url: str) -> str:
+    head = "🚨 Possible crisis" if round_ == 1 else f"🚨 Reminder {round_ - 1}: not acknowledged"
+    if tier > 1:
+        head += f" (escalated to tier {tier})"
+    return "\n".join(
+        [
+            f"{head} · incident #{incident.id} · severity {incident.severity}/10",
+            incident.title,
+            "",
+            incident.explanation,
+            "",
+            f"Acknowledge with the button or in the console: {console_url}/incidents/{incident.id}",
+        ]
+    )
+
+
+# ---- the timer ---------------------------------------------------------------------------
+
+
+def schedule(jobs, incident_id: int, policy: AlertPolicy, now: datetime | None = None) -> None:
+    """Start the incident's alert timer on the shared scheduler (`services.scheduler`): the
+    first round at once, then one every `repeat` until someone acknowledges."""
+    start = (now or utcnow()) + timedelta(seconds=1)  # an interval trigger's first run
+    jobs.add_job(
+        "bot.crisis.alerts:alert_job",
+        IntervalTrigger(seconds=policy.repeat.total_seconds(), start_date=start),
+        id=job_id(incident_id),
+        args=[incident_id],
+        misfire_grace_time=None,  # after downtime: one round at once (missed ones coalesce)
+    )
+
+
+def cancel(incident_id: int, jobs=None) -> None:
+    """Stop the timer now if we can reach the scheduler; otherwise its next run stops it."""
+    if jobs is None:
+        try:
+            jobs = scheduler.context().scheduler
+        except RuntimeError:  # this process does not run jobs: the job ends itself
+            return
+    jobs.remove_job(job_id(incident_id))
+
+
+async def alert_job(incident_id: int) -> None:
+    """The stored job: one alert round for the incident, or the end of its timer once the
+    incident is acknowledged or resolved."""
+    services = scheduler.context()
+    monitor = services.crisis
+    if monitor is None:
+        return
+    await send_round(
+        services.engine, services.channels, monitor.policy, incident_id, jobs=services.scheduler
+    )
+
+
+@dataclass
+class Round:
+    number: int
+    tier: int
+    text: str
+    recipients: list[Supervisor]
+
+
+async def send_round(
+    engine, channels, policy: AlertPolicy, incident_id: int, now=None, jobs=None
+) -> int:
+    """Claim the next round in the database, then push it; returns messages sent."""
+    now = now or utcnow()
+    claimed = await asyncio.to_thread(_claim, engine, policy, incident_id, now)
+    if claimed is None:
+        return 0
+    if claimed == STOP:
+        if jobs is not None:
+            jobs.remove_job(job_id(incident_id))
+        return 0
+    action = ack_action(incident_id)
+    results = await asyncio.gather(
+        *(push(channels, s.recipient, claimed.text, [action]) for s in claimed.recipients),
+        return_exceptions=True,
+    )
+    await asyncio.to_thread(_record, engine, incident_id, claimed, results, now)
+    return sum(1 for r in results if not isinstance(r, BaseException) and r.ok)
+
+
+def _claim(engine, policy: AlertPolicy, incident_id: int, now: datetime) -> Round | str | None:
+    with session_scope(engine) as session:
+        incident = session.get(Incident, incident_id, with_for_update=True)
+        if incident is None or incident.status != "open":
+            return STOP
+        last = incident.last_alert_at
+        if last is not None and policy.slot(incident.opened_at, last) >= policy.slot(
+            incident.opened_at, now
+        ):
+            return None  # a round already went out in this interval
+        tier = max(incident.alert_tier, policy.tier_at(incident.opened_at, now))
+        incident.alerts_sent += 1
+        incident.alert_tier, incident.last_alert_at = tier, now
+        session.add(incident)
+        text = alert_text(incident, incident.alerts_sent, tier, policy.console_url)
+        if not policy.supervisors:
+            log.warning("incident %s: no REPLYLINE_SUPERVISORS to alert", incident_id)
+        return Round(incident.alerts_sent, tier, text, policy.recipients(tier))
+
+
+def _record(engine, incident_id: int, claimed: Round, results, now: datetime) -> None:
+    with session_scope(engine) as session:
+        for supervisor, result in zip(claimed.recipients, results, strict=True):
+            failed = isinstance(result, BaseException)
+            ok = not failed and result.ok
+            error = f"{type(result).__name__}" if failed else (None if ok else result.error)
+            if not ok:
+                log.warning("alert to %s failed: %s", supervisor.recipient, error)
+            session.add(
+                IncidentAlert(
+                    incident_id=incident_id,
+                    round=claimed.number,
+                    tier=supervisor.tier,
+                    recipient=supervisor.recipient,
+                    at=now,
+                    ok=ok,
+                    error=error,
+                )
+            )
+
+
+def reschedule_open(jobs, engine, policy: AlertPolicy) -> int:
+    """On start: give every open incident its timer back if it has none (e.g. it was opened
+    while no scheduler ran). Timers already in the job table are left as they are."""
+    with Session(engine) as session:
+        open_ids = [i.id for i in incidents.active(session) if i.status == "open"]
+    missing = [i for i in open_ids if jobs.get_job(job_id(i)) is None]
+    for incident_id in missing:
+        schedule(jobs, incident_id, policy)
+    return len(missing)
+
+
+# ---- the acknowledge button --------------------------------------------------------------
+
+
+def on_ack_press(session: Session, user: User | None, press: actions.Press, payload: str) -> str:
+    """A supervisor pressed Acknowledge under an alert on Telegram or LINE."""
+    if not payload.isdigit():
+        return "This button is no longer valid."
+    incident_id = int(payload)
+    try:
+        incident = incidents.acknowledge(session, incident_id, user, via=press.channel)
+    except incidents.IncidentError as error:
+        return str(error)
+    event.listen(session, "after_commit", lambda _s: cancel(incident_id), once=True)
+    return f"Incident #{incident.id} acknowledged by {incident.acknowledged_by}. Alerts stopped."
+
+
+actions.register(ACK_PREFIX, on_ack_press)

@@ -1,0 +1,24 @@
+"""Push a message to people, not in reply to anything: supervisors' alerts and reports.
+
+A recipient is written "<channel>:<id>", e.g. "telegram:123456789" or "line:U4af4980629..."."""
+
+from __future__ import annotations
+
+from handlers.base import Action, Channel, SendResult
+
+
+def parse_recipient(recipient: str) -> tuple[str, str]:
+    channel, sep, chat_id = recipient.partition(":")
+    if not sep or not channel or not chat_id:
+        raise ValueError(f"recipient {recipient!r} is not <channel>:<id>")
+    return channel, chat_id
+
+
+async def push(
+    channels: dict[str, Channel], recipient: str, text: str, actions: list[Action] | None = None
+) -> SendResult:
+    channel_name, chat_id = parse_recipient(recipient)
+    channel = channels.get(channel_name)
+    if channel is None:
+        return SendResult(False, error=f"channel {channel_name} is not configured", permanent=True)
+    return await channel.push(chat_id, text, actions)

@@ -1,0 +1,68 @@
+"""The period a report covers: whole local days, from the first to the last (inclusive)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from functools import cached_property
+from zoneinfo import ZoneInfo
+
+MAX_DAYS = 366
+
+
+class PeriodError(ValueError):
+    """A period that cannot be reported on; the message says why."""
+
+
+@dataclass(frozen=True)
+class Period:
+    first: date
+    last: date
+    tz: ZoneInfo
+
+    @classmethod
+    def parse(cls, first: str, last: str, tz: ZoneInfo) -> Period:
+        try:
+            period = cls(date.fromisoformat(first), date.fromisoformat(last), tz)
+        except (TypeError, ValueError) as error:
+            raise PeriodError("dates look like 2026-11-01") from error
+        if period.last < period.first:
+            raise PeriodError("the period ends before it starts")
+        if period.days > MAX_DAYS:
+            raise PeriodError(f"a report covers at most {MAX_DAYS} days")
+        return period
+
+    @classmethod
+    def month_before(cls, day: date, tz: ZoneInfo) -> Period:
+        """The calendar month before the one `day` is in."""
+        last = day.replace(day=1) - timedelta(days=1)
+        return cls(last.replace(day=1), last, tz)
+
+    @property
+    def days(self) -> int:
+        return (self.last - self.first).days + 1
+
+    @cached_property
+    def start(self) -> datetime:
+        return datetime.combine(self.first, time(), self.tz)
+
+    @cached_property
+    def end(self) -> datetime:
+        """Exclusive: midnight after the last day."""
+        return datetime.combine(self.last + timedelta(days=1), time(), self.tz)
+
+    @property
+    def dates(self) -> list[date]:
+        return [self.first + timedelta(days=i) for i in range(self.days)]
+
+    def previous(self) -> Period:
+        """The period of the same length just before this one (for comparisons)."""
+        return Period(
+            self.first - timedelta(days=self.days), self.first - timedelta(days=1), self.tz
+        )
+
+    def local_day(self, moment: datetime) -> date:
+        return moment.astimezone(self.tz).date()
+
+    def contains(self, moment: datetime) -> bool:
+        return self.start <= moment < self.end

@@ -1,0 +1,34 @@
+"""A report as a self-contained HTML page (styles inline, charts as data URIs) and as JSON."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from bot.reports import Report
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+
+@cache
+def _environment() -> Environment:
+    return Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape())
+
+
+def to_json(report: Report) -> str:
+    return json.dumps(report.data, ensure_ascii=False, indent=2)
+
+
+def to_html(report: Report) -> str:
+    return _environment().get_template("report.html").render(r=report.data, charts=report.charts)
+
+
+def write_report(report: Report, out_dir: Path) -> tuple[Path, Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    html, data = out_dir / "report.html", out_dir / "report.json"
+    html.write_text(to_html(report), encoding="utf-8")
+    data.write_text(to_json(report) + "\n", encoding="utf-8")
+    return html, data

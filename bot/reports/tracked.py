@@ -1,0 +1,112 @@
+"""Report sections on what the team tracked in the period: crisis incidents (with their
+timelines of alerts and notes) and the proposals collected at the collaboration stage."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from bot.reports.period import Period
+from db.models import Incident, IncidentAlert, IncidentNote, Proposal
+
+TEXT_LIMIT = 300
+
+
+def _minutes(start: datetime, end: datetime | None) -> float | None:
+    return round((end - start).total_seconds() / 60, 1) if end else None
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _note_line(note: IncidentNote) -> str:
+    line = f"{note.action} by {note.username}"
+    return (f"{line}: {note.text}" if note.text else line)[:TEXT_LIMIT]
+
+
+def _alert_line(alert: IncidentAlert) -> str:
+    line = f"alert round {alert.round} to {alert.recipient}"
+    return line if alert.ok else f"{line} (not delivered)"
+
+
+def _events(session: Session, ids: list[int]) -> dict[int, list[tuple[datetime, str]]]:
+    """Each incident's alerts and notes as (when, what)."""
+    events: dict[int, list[tuple[datetime, str]]] = {}
+    if not ids:
+        return events
+    for alert in session.exec(select(IncidentAlert).where(col(IncidentAlert.incident_id).in_(ids))):
+        events.setdefault(alert.incident_id, []).append((alert.at, _alert_line(alert)))
+    for note in session.exec(select(IncidentNote).where(col(IncidentNote.incident_id).in_(ids))):
+        events.setdefault(note.incident_id, []).append((note.at, _note_line(note)))
+    return events
+
+
+def _timeline(incident: Incident, events: list[tuple[datetime, str]]) -> list[dict]:
+    own = [(incident.opened_at, "opened")]
+    if incident.acknowledged_at:
+        own.append((incident.acknowledged_at, "acknowledged"))
+    if incident.resolved_at:
+        own.append((incident.resolved_at, "resolved"))
+    ordered = sorted(own + events, key=lambda e: e[0])  # stable: own steps first on a tie
+    return [{"at": at.isoformat(), "what": what} for at, what in ordered]
+
+
+def incidents(engine: Engine, period: Period) -> dict:
+    """Incidents opened in the period, each with its lifecycle times (opened, acknowledged,
+    resolved) and its alerts and notes, in time order."""
+    with Session(engine) as session:
+        rows = session.exec(
+            select(Incident)
+            .where(Incident.opened_at >= period.start, Incident.opened_at < period.end)
+            .order_by(col(Incident.opened_at), col(Incident.id))
+        ).all()
+        events = _events(session, [i.id for i in rows])
+    items = [
+        {
+            "id": i.id,
+            "title": i.title[:TEXT_LIMIT],
+            "status": i.status,
+            "severity": i.severity,
+            "opened_at": i.opened_at.isoformat(),
+            "closed_at": _iso(i.resolved_at),
+            "minutes_to_acknowledge": _minutes(i.opened_at, i.acknowledged_at),
+            "minutes_open": _minutes(i.opened_at, i.resolved_at),
+            "timeline": _timeline(i, events.get(i.id, [])),
+        }
+        for i in rows
+    ]
+    return {
+        "count": len(items),
+        "by_status": dict(Counter(i["status"] for i in items)),
+        "by_severity": dict(Counter(str(i["severity"]) for i in items)),  # keys as in JSON
+        "items": items,
+    }
+
+
+def proposals(engine: Engine, period: Period) -> dict:
+    """Proposals created in the period, with where each stands now."""
+    with Session(engine) as session:
+        rows = session.exec(
+            select(Proposal)
+            .where(Proposal.created_at >= period.start, Proposal.created_at < period.end)
+            .order_by(col(Proposal.created_at), col(Proposal.id))
+        ).all()
+    items = [
+        {
+            "id": p.id,
+            "number": p.number,
+            "title": p.text[:TEXT_LIMIT],
+            "status": p.status,
+            "created_at": p.created_at.isoformat(),
+        }
+        for p in rows
+    ]
+    return {
+        "count": len(items),
+        "by_status": dict(Counter(p["status"] for p in items)),
+        "items": items,
+    }

@@ -1,0 +1,331 @@
+"""The console: log in, work the review queue (decide, claim, correct, release handoffs), read
+and export the audit log."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import timedelta
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Form, HTTPException, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from sqlmodel import select
+
+from bot import review
+from bot.deps import CurrentLogin, CurrentUser, ServicesDep, SessionDep, SessionsDep
+from bot.queue import (
+    QueueFilters,
+    build_queue,
+    open_handoffs,
+    recent_notices,
+    response_stats,
+)
+from bot.security import SESSION_COOKIE, SESSION_MAX_AGE, verify_password
+from db.engine import session_scope
+from db.models import AuditLog, Draft, Message, User
+from db.types import utcnow
+from nlp.types import COMMENTER_TYPES, COMPLAINT_SUBTYPES, LANGUAGES, STAGES
+
+router = APIRouter(prefix="/console")
+AUDIT_COLUMNS = ("at", "username", "via", "action", "draft_id", "message_id", "before_text",
+                 "after_text", "reason")  # fmt: skip
+
+
+def render(request: Request, name: str, status: int = 200, **context) -> HTMLResponse:
+    return request.app.state.templates.TemplateResponse(request, name, context, status_code=status)
+
+
+def page(request: Request, name: str, user, login, sessions, **context) -> HTMLResponse:
+    """A console page: the user and the CSRF token for its forms come with every one."""
+    return render(request, name, user=user, csrf=sessions.csrf_token(login), **context)
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page(request: Request) -> HTMLResponse:
+    return render(request, "login.html", error=None)
+
+
+@router.post("/login")
+def login(
+    request: Request,
+    session: SessionDep,
+    sessions: SessionsDep,
+    username: Annotated[str, Form()],
+    password: Annotated[str, Form()],
+) -> Response:
+    user = session.exec(select(User).where(User.username == username)).first()
+    if user is None or not user.active or not verify_password(user.password_hash, password):
+        return render(request, "login.html", status=401, error="Wrong username or password.")
+    response = RedirectResponse("/console", status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        sessions.issue(user.id),
+        max_age=SESSION_MAX_AGE,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
+    return response
+
+
+@router.post("/logout")
+def logout() -> Response:
+    response = RedirectResponse("/console/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE)
+    return response
+
+
+# ---------------------------------------------------------------------- the queue
+
+
+def _queue_context(request, session, services, user) -> dict:
+    settings = services.settings
+    hours = services.pipeline.playbooks.brand.hours
+    filters = QueueFilters.from_query(request.query_params)
+    now = utcnow()
+    items = build_queue(session, hours, filters, user, settings.sla_warning_minutes, now)
+    return {
+        "items": items,
+        "filters": filters,
+        "now": now,
+        "warn": settings.sla_warning_minutes,
+        "stats": response_stats(session, hours),
+        "handoffs": open_handoffs(session),
+        "notices": recent_notices(session),
+        "failed": _failed_drafts(session),
+        "unprocessable": _failed_messages(session),
+        "users": session.exec(select(User).where(User.active).order_by(User.username)).all(),
+        "options": {
+            "channel": sorted(set(session.exec(select(Message.channel).distinct()).all())),
+            "type": COMMENTER_TYPES,
+            "subtype": COMPLAINT_SUBTYPES,
+            "stage": STAGES,
+            "language": LANGUAGES,
+        },
+    }
+
+
+def _failed_drafts(session, days: int = 7, limit: int = 20) -> list[tuple]:
+    """Approved replies that could not be sent (e.g. an exhausted LINE push quota), newest first."""
+    since = utcnow() - timedelta(days=days)
+    return session.exec(
+        select(Draft, Message)
+        .join(Message, Message.id == Draft.message_id)
+        .where(Draft.status == "failed", Draft.decided_at >= since)
+        .order_by(Draft.id.desc())
+        .limit(limit)
+    ).all()
+
+
+def _failed_messages(session, days: int = 7, limit: int = 20) -> list[Message]:
+    """Messages the pipeline gave up on after several attempts (bot/pipeline.py), newest first."""
+    since = utcnow() - timedelta(days=days)
+    return session.exec(
+        select(Message)
+        .where(Message.state == "failed", Message.processed_at >= since)
+        .order_by(Message.id.desc())
+        .limit(limit)
+    ).all()
+
+
+@router.get("", response_class=HTMLResponse)
+def queue_page(
+    request: Request,
+    session: SessionDep,
+    services: ServicesDep,
+    user: CurrentUser,
+    login: CurrentLogin,
+    sessions: SessionsDep,
+) -> HTMLResponse:
+    context = _queue_context(request, session, services, user)
+    return page(request, "queue.html", user, login, sessions, **context)
+
+
+@router.get("/queue", response_class=HTMLResponse)
+def queue_fragment(
+    request: Request,
+    session: SessionDep,
+    services: ServicesDep,
+    user: CurrentUser,
+    login: CurrentLogin,
+    sessions: SessionsDep,
+) -> HTMLResponse:
+    """The queue alone, which the page fetches every few seconds to stay current."""
+    context = _queue_context(request, session, services, user)
+    return page(request, "_queue.html", user, login, sessions, **context)
+
+
+async def decide(services, fn, *args, **kwargs):
+    """Run a decision in its own transaction; a ReviewError becomes its HTTP status."""
+
+    def run():
+        with session_scope(services.engine) as session:
+            return fn(session, *args, **kwargs)
+
+    try:
+        result = await run_in_threadpool(run)
+    except review.ReviewError as error:
+        raise HTTPException(error.status, str(error)) from error
+    services.worker.notify()
+    return result
+
+
+def done(request: Request, **payload) -> Response:
+    """JSON for the console's script, a redirect back to the page for a plain form."""
+    if request.headers.get("x-requested-with") == "fetch":
+        return JSONResponse({"ok": True, **payload})
+    referer = urlsplit(request.headers.get("referer", ""))
+    back = "/console"
+    if referer.path.startswith("/console") and referer.netloc in ("", request.url.netloc):
+        back = referer.path + (f"?{referer.query}" if referer.query else "")
+    return RedirectResponse(back, status_code=303)
+
+
+@router.post("/drafts/{draft_id}/approve")
+async def approve(
+    request: Request,
+    draft_id: int,
+    services: ServicesDep,
+    user: CurrentUser,
+    text: Annotated[str | None, Form()] = None,
+) -> Response:
+    draft = await decide(services, review.approve, draft_id, user, text=text, via="console")
+    return done(request, status=draft.status)
+
+
+@router.post("/drafts/{draft_id}/reject")
+async def reject(
+    request: Request,
+    draft_id: int,
+    services: ServicesDep,
+    user: CurrentUser,
+    reason: Annotated[str, Form()] = "",
+) -> Response:
+    await decide(services, review.reject, draft_id, user, reason=reason, via="console")
+    return done(request)
+
+
+@router.post("/messages/{message_id}/dismiss")
+async def dismiss(
+    request: Request,
+    message_id: int,
+    services: ServicesDep,
+    user: CurrentUser,
+    reason: Annotated[str, Form()] = "",
+) -> Response:
+    """Answer nothing: the default for trolls."""
+    await decide(services, review.dismiss, message_id, user, reason=reason, via="console")
+    return done(request)
+
+
+@router.post("/messages/{message_id}/assign")
+async def assign(
+    request: Request,
+    message_id: int,
+    services: ServicesDep,
+    user: CurrentUser,
+    to: Annotated[str, Form()] = "",
+) -> Response:
+    """`to` empty or "me": claim; a username: hand it over; "none": release."""
+
+    def run(session):
+        target = None
+        if to in ("", "me"):
+            target = session.get(User, user.id)
+        elif to != "none":
+            target = session.exec(select(User).where(User.username == to)).first()
+            if target is None:
+                raise review.ReviewError(f"no user named {to!r}", 422)
+        review.assign(session, message_id, user, target, via="console")
+        return target.username if target else None
+
+    assignee = await decide(services, run)
+    return done(request, assignee=assignee)
+
+
+@router.post("/messages/{message_id}/correct")
+async def correct(
+    request: Request,
+    message_id: int,
+    services: ServicesDep,
+    user: CurrentUser,
+    field: Annotated[str, Form()],
+    value: Annotated[str, Form()],
+) -> Response:
+    """One-click correction of type, subtype or stage, kept as training feedback."""
+    drafts = await decide(
+        services, review.correct, services.pipeline, message_id, user, field, value
+    )
+    return done(request, drafts=len(drafts))
+
+
+@router.post("/conversations/{conversation_id}/release")
+async def release(
+    request: Request,
+    conversation_id: int,
+    services: ServicesDep,
+    user: CurrentUser,
+) -> Response:
+    """End a human handoff: the bot may act on its own in the conversation again."""
+    await decide(services, review.release_handoff, conversation_id, user, via="console")
+    return done(request)
+
+
+# ---------------------------------------------------------------------- audit
+
+
+def _audit_query(action: str, username: str):
+    query = select(AuditLog).order_by(AuditLog.id.desc())
+    if action:
+        query = query.where(AuditLog.action == action)
+    if username:
+        query = query.where(AuditLog.username == username)
+    return query
+
+
+@router.get("/audit", response_class=HTMLResponse)
+def audit_page(
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    login: CurrentLogin,
+    sessions: SessionsDep,
+    action: Annotated[str, Query(max_length=32)] = "",
+    username: Annotated[str, Query(max_length=64)] = "",
+) -> HTMLResponse:
+    entries = session.exec(_audit_query(action, username).limit(500)).all()
+    actions = sorted(set(session.exec(select(AuditLog.action).distinct()).all()))
+    return page(request, "audit.html", user, login, sessions, entries=entries, actions=actions,
+                action=action, username=username)  # fmt: skip
+
+
+@router.get("/audit.csv")
+def audit_csv(
+    session: SessionDep,
+    user: CurrentUser,
+    action: Annotated[str, Query(max_length=32)] = "",
+    username: Annotated[str, Query(max_length=64)] = "",
+) -> Response:
+    """Every decision as CSV: who, when, before and after, why. Audit rows hold no secrets;
+    cells that a spreadsheet would run as a formula are quoted."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(AUDIT_COLUMNS)
+    for entry in session.exec(_audit_query(action, username)).all():
+        writer.writerow([_cell(getattr(entry, column)) for column in AUDIT_COLUMNS])
+    stamp = utcnow().strftime("%Y%m%d-%H%M")
+    return Response(
+        "\ufeff" + buffer.getvalue(),  # a BOM so spreadsheets read the Chinese text right
+        media_type="text/csv; charset=utf-8",
+        headers={"content-disposition": f'attachment; filename="replyline-audit-{stamp}.csv"'},
+    )
+
+
+def _cell(value) -> str:
+    if value is None:
+        return ""
+    text = value.isoformat() if hasattr(value, "isoformat") else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text

@@ -1,0 +1,106 @@
+"""Everything a running replyline needs, built once from settings and shared by the web app,
+the worker and the CLI."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache, partial
+
+from sqlalchemy.engine import Engine
+
+from bot.config import Settings
+from bot.crisis.monitor import CrisisMonitor
+from bot.model_thread import ModelThread
+from bot.notices import NoticePusher
+from bot.outbox import Outbox
+from bot.pipeline import Pipeline
+from bot.privacy import purge_expired_text
+from bot.scheduler import Scheduler
+from bot.staff_review import staff_review
+from bot.worker import Worker
+from db.engine import make_engine
+from handlers.base import Channel
+from handlers.registry import build_channels
+from nlp.types import Classifier
+from playbooks.engine import Playbooks
+from playbooks.faq import encoder_embed
+
+
+@dataclass
+class Services:
+    settings: Settings
+    engine: Engine
+    channels: dict[str, Channel]
+    pipeline: Pipeline
+    outbox: Outbox
+    worker: Worker
+    scheduler: Scheduler
+
+    @classmethod
+    def build(
+        cls, settings: Settings, classifier: Callable[[], Classifier] | None = None
+    ) -> Services:
+        engine = make_engine(settings.database_url)
+        channels = build_channels(settings)
+        pipeline = Pipeline(
+            engine=engine,
+            classifier=classifier or model_classifier(settings),
+            playbooks=load_playbooks(settings),
+            brand=settings.brand_name,
+            auto_send=settings.auto_send,
+            auto_send_min_confidence=settings.auto_send_min_confidence,
+            acknowledge=settings.acknowledge_automatically,
+            max_attempts=settings.message_max_attempts,
+            retry_seconds=settings.message_retry_seconds,
+            model_thread=ModelThread(0 if settings.worker_process else settings.worker_nice),
+        )
+        if settings.crisis_enabled:
+            pipeline.hooks.append(CrisisMonitor.build(settings, engine, pipeline))
+
+        outbox = Outbox(engine, channels, lease_seconds=settings.send_lease_seconds)
+        worker = Worker(pipeline, outbox, settings.worker_batch_size, settings.worker_poll_seconds)
+        staff = staff_review(engine, channels, settings.telegram_staff_chat_id)
+        if staff:  # pending drafts are also reviewed from the Telegram staff chat
+            worker.jobs.append(staff.run_once)
+        notices = NoticePusher(engine, channels, settings.staff_recipients, settings.console_url)
+        worker.jobs.append(notices.push_due)
+        worker.gather_seconds = settings.worker_gather_seconds
+        if settings.retention_days:
+            worker.housekeeping = partial(purge_expired_text, engine, settings.retention_days)
+            worker.housekeeping_seconds = settings.housekeeping_seconds
+        scheduler = Scheduler(settings.database_url, retry_seconds=settings.scheduler_retry_seconds)
+        services = cls(settings, engine, channels, pipeline, outbox, worker, scheduler)
+        scheduler.context = services
+        return services
+
+    @property
+    def crisis(self) -> CrisisMonitor | None:
+        """Crisis detection, when it is on (it rides on the pipeline as a hook)."""
+        return next((h for h in self.pipeline.hooks if isinstance(h, CrisisMonitor)), None)
+
+
+def load_playbooks(settings: Settings) -> Playbooks:
+    """The brand's playbook folder (or the defaults), with FAQ search on the shared encoder."""
+    return Playbooks.load(
+        settings.playbook_dir, embed=encoder_embed(settings), timezone=settings.timezone
+    )
+
+
+def model_classifier(settings: Settings) -> Callable[[], Classifier]:
+    """The transformer classifier, loaded on first use so start-up stays fast.
+    REPLYLINE_CLASSIFIER="package.module:Factory" loads another one instead (benchmarks and
+    tests use tests.support:ScriptedClassifier to measure the pipeline without the model)."""
+
+    @cache
+    def load() -> Classifier:
+        if ":" in settings.classifier:
+            module, _, name = settings.classifier.partition(":")
+            return getattr(importlib.import_module(module), name)()
+        from nlp.classifier import load_classifier
+
+        model_dir = str(settings.model_dir) if settings.model_dir else None
+        return load_classifier(model_dir=model_dir, encoder=settings.encoder)
+
+    return load

@@ -1,0 +1,1 @@
+"""Platform adapters. Nothing outside this package imports a platform SDK."""

@@ -1,0 +1,1 @@
+"""Understanding inbound messages: commenter type, sentiment, language, and relationship stage."""

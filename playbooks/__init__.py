@@ -1,0 +1,1 @@
+"""Reply drafting: playbooks (data files) turn a classified message into candidate replies."""

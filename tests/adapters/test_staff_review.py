@@ -1,0 +1,222 @@
+"""The staff-review job on SQLite and PostgreSQL: each pending message gets one card, also
+across restarts and competing workers; decisions from buttons are checked and audited; a
+card is closed once its draft is decided anywhere."""
+
+import asyncio
+from datetime import timedelta
+
+from sqlmodel import Session, select
+
+from bot import actions, review
+from bot.actions import Press
+from bot.ingest import store_events
+from bot.staff_review import StaffReview
+from db.engine import session_scope
+from db.models import AuditLog, Draft, StaffCard, StaffEditRequest, User
+from db.types import utcnow
+from handlers.base import Channel, InboundEvent, SendResult
+
+STAFF_CHAT = "-1001"
+
+
+class RecordingChannel(Channel):
+    """Stands in for Telegram: records pushes, prompts and edits; results can be scripted."""
+
+    name = "telegram"
+
+    def __init__(self, results=()):
+        self.results = list(results)
+        self.pushed, self.asked, self.edited = [], [], []
+        self._ids = iter(range(500, 10_000))
+
+    async def parse_request(self, body, headers):
+        return []
+
+    async def send(self, reply):
+        return SendResult(True)
+
+    def _result(self):
+        result = self.results.pop(0) if self.results else SendResult(True)
+        if result.ok and result.platform_message_id is None:
+            result = SendResult(True, platform_message_id=str(next(self._ids)))
+        return result
+
+    async def push(self, recipient, text, actions=None):
+        result = self._result()
+        if result.ok:
+            self.pushed.append((recipient, text, [a.data for a in actions or []]))
+        return result
+
+    async def ask(self, chat_id, text, reply_to=None):
+        result = self._result()
+        if result.ok:
+            self.asked.append((chat_id, text, reply_to))
+        return result
+
+    async def edit(self, chat_id, platform_message_id, text):
+        self.edited.append((chat_id, platform_message_id, text))
+        return SendResult(True)
+
+
+def pending_message(services, text="question: 有外送嗎？", event_id="e1"):
+    store_events(
+        services.engine,
+        [InboundEvent(channel="line", event_id=event_id, chat_id="U1", user_id="U1", text=text)],
+    )
+    asyncio.run(services.worker.run_until_idle())
+
+
+def staff(services, channel=None) -> StaffReview:
+    return StaffReview(services.engine, channel or RecordingChannel(), STAFF_CHAT)
+
+
+def add_staff(services, name="mei", telegram_id="555", role="agent") -> User:
+    with session_scope(services.engine) as session:
+        user = User(username=name, password_hash="x", role=role, telegram_user_id=telegram_id)
+        session.add(user)
+    return user
+
+
+def press(services, data, telegram_id="555", text=None) -> str:
+    with session_scope(services.engine) as session:
+        return actions.dispatch(session, Press("telegram", telegram_id, data, text=text))
+
+
+def top(services) -> Draft:
+    with Session(services.engine) as session:
+        return session.exec(select(Draft).where(Draft.rank == 0)).one()
+
+
+def test_each_pending_message_gets_one_card_with_its_buttons(services):
+    pending_message(services)
+    job = staff(services)
+    assert asyncio.run(job.run_once()) == 1
+    assert asyncio.run(job.run_once()) == 0
+    [(chat, text, data)] = job.channel.pushed
+    draft = top(services)
+    assert chat == STAFF_CHAT and draft.text in text and "有外送嗎" in text
+    assert data == [f"draft:a:{draft.id}", f"draft:e:{draft.id}", f"draft:r:{draft.id}"]
+
+
+def test_a_restarted_worker_does_not_send_cards_again(services):
+    pending_message(services)
+    asyncio.run(staff(services).run_once())
+    again = staff(services)  # a new process: nothing in memory
+    asyncio.run(again.run_once())
+    assert again.channel.pushed == []
+
+
+def test_a_card_claimed_by_another_worker_is_left_alone_until_its_lease_expires(services):
+    pending_message(services)
+    first = staff(services)
+    first._create_cards()
+    assert first._claim(StaffCard)  # e.g. a worker that died mid-send
+    other = staff(services)
+    asyncio.run(other.run_once())
+    assert other.channel.pushed == []
+    with session_scope(services.engine) as session:
+        card = session.exec(select(StaffCard)).one()
+        card.claimed_until = utcnow() - timedelta(seconds=1)
+    asyncio.run(other.run_once())
+    assert len(other.channel.pushed) == 1
+
+
+def test_a_deferred_card_waits_for_the_flood_limit_without_using_an_attempt(services):
+    pending_message(services)
+    job = staff(services, RecordingChannel([SendResult(False, retry_after=30, deferred=True)]))
+    assert asyncio.run(job.run_once()) == 0
+    with Session(services.engine) as session:
+        card = session.exec(select(StaffCard)).one()
+    assert card.attempts == 0 and card.sent_at is None and card.next_attempt_at > utcnow()
+
+
+def test_a_card_that_keeps_failing_gives_up_with_the_reason(services):
+    pending_message(services)
+    job = staff(services, RecordingChannel([SendResult(False, error="Forbidden", permanent=True)]))
+    asyncio.run(job.run_once())
+    with session_scope(services.engine) as session:
+        card = session.exec(select(StaffCard)).one()
+        assert card.error == "Forbidden"
+        card.next_attempt_at = None
+    asyncio.run(job.run_once())
+    assert job.channel.pushed == []
+
+
+def test_approve_from_the_staff_chat_is_audited_like_the_console(services):
+    add_staff(services)
+    pending_message(services)
+    asyncio.run(staff(services).run_once())
+    draft = top(services)
+    assert press(services, f"draft:a:{draft.id}") == "✅ Approved; sending now."
+    with Session(services.engine) as session:
+        entry = session.exec(select(AuditLog)).one()
+    assert top(services).status == "approved"
+    assert (entry.username, entry.via, entry.action) == ("mei", "telegram", "approve")
+
+
+def test_people_not_linked_to_a_console_user_are_refused_politely(services):
+    pending_message(services)
+    draft = top(services)
+    assert press(services, f"draft:a:{draft.id}", telegram_id="999").startswith("Sorry")
+    assert top(services).status == "pending"
+
+
+def test_a_draft_that_needs_a_supervisor_cannot_be_approved_by_an_agent(services):
+    add_staff(services)
+    pending_message(services)
+    draft = top(services)
+    with session_scope(services.engine) as session:
+        session.get(Draft, draft.id).required_role = "supervisor"
+    assert "needs a supervisor" in press(services, f"draft:a:{draft.id}")
+    assert "needs a supervisor" in press(services, f"draft:e:{draft.id}")
+    assert top(services).status == "pending"
+
+
+def test_edit_prompts_once_and_only_the_requesters_reply_counts(services):
+    add_staff(services)
+    add_staff(services, "ken", telegram_id="556")
+    pending_message(services)
+    job = staff(services)
+    asyncio.run(job.run_once())
+    draft = top(services)
+    assert press(services, f"draft:e:{draft.id}").startswith("✏️")
+    asyncio.run(job.run_once())
+    asyncio.run(job.run_once())
+    [(chat, text, reply_to)] = job.channel.asked
+    assert chat == STAFF_CHAT and "mei" in text and reply_to == "500"
+    with Session(services.engine) as session:
+        prompt = session.exec(select(StaffEditRequest)).one().prompt_message_id
+    assert "belongs to mei" in press(services, f"reply:{prompt}", "556", text="ken's text")
+    assert press(services, "reply:424242", text="chatter") == ""  # not a prompt
+    assert press(services, f"reply:{prompt}", text="新的回覆").startswith("✅")
+    assert (top(services).status, top(services).text) == ("edited", "新的回覆")
+    assert press(services, f"reply:{prompt}", text="again") == ""  # a prompt is used once
+
+
+def test_a_card_is_closed_when_its_draft_is_decided_in_the_console(services):
+    pending_message(services)
+    job = staff(services)
+    asyncio.run(job.run_once())
+    with session_scope(services.engine) as session:
+        boss = User(username="boss", password_hash="x", role="admin")
+        session.add(boss)
+        session.flush()
+        review.reject(session, top(services).id, boss, reason="off topic")
+    asyncio.run(job.run_once())
+    [(chat, message_id, text)] = job.channel.edited
+    assert message_id == "500" and text.endswith("❌ Rejected by boss: off topic")
+    asyncio.run(job.run_once())
+    assert len(job.channel.edited) == 1
+
+
+def test_a_message_decided_before_its_card_went_out_gets_none(services):
+    pending_message(services)
+    job = staff(services)
+    job._create_cards()
+    with session_scope(services.engine) as session:
+        boss = User(username="boss", password_hash="x", role="admin")
+        session.add(boss)
+        session.flush()
+        review.approve(session, top(services).id, boss)
+    asyncio.run(job.run_once())
+    assert job.channel.pushed == []

@@ -1,0 +1,235 @@
+"""The content calendar in the console and from the shell, as staff use it."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlmodel import Session, select
+
+from bot.app import create_app
+from bot.cli import main as replyline
+from bot.config import get_settings
+from bot.security import hash_password
+from db.engine import make_engine, session_scope
+from db.models import AuditLog, Post, User
+from db.types import utcnow
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+
+@pytest.fixture
+def app(services, settings, tmp_path):
+    settings.worker_enabled = False
+    settings.media_dir = tmp_path / "media"
+    with session_scope(services.engine) as session:
+        session.add(User(username="mei", password_hash=hash_password("agent pw 1"), role="agent"))
+        session.add(
+            User(username="boss", password_hash=hash_password("super pw 1"), role="supervisor")
+        )
+    return create_app(settings, services)
+
+
+def login(app, username, password):
+    client = TestClient(app)
+    client.__enter__()
+    response = client.post(
+        "/console/login", data={"username": username, "password": password}, follow_redirects=False
+    )
+    assert response.status_code == 303
+    return client
+
+
+@pytest.fixture
+def agent(app):
+    client = login(app, "mei", "agent pw 1")
+    yield client
+    client.__exit__(None, None, None)
+
+
+@pytest.fixture
+def boss(app):
+    client = login(app, "boss", "super pw 1")
+    yield client
+    client.__exit__(None, None, None)
+
+
+def csrf(client) -> str:
+    page = client.get("/console/calendar").text
+    return re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+
+
+def tomorrow() -> str:
+    return (date.today() + timedelta(days=2)).isoformat()
+
+
+def add(client, **form):
+    data = {
+        "csrf": csrf(client),
+        "text": "<b>週末市集</b> 見！",
+        "target": "telegram:@brandchannel",
+        "day": tomorrow(),
+        "at": "10:00",
+        "stage_goal": "relationship",
+    } | form
+    return client.post("/console/posts", data=data, follow_redirects=False)
+
+
+def only_post(services) -> Post:
+    with Session(services.engine) as session:
+        return session.exec(select(Post)).one()
+
+
+def test_staff_plan_a_post_a_supervisor_approves_it_and_its_job_is_stored(services, agent, boss):
+    response = add(agent)
+    assert response.status_code == 303
+    post = only_post(services)
+    week = agent.get(response.headers["location"]).text
+    assert "&lt;b&gt;週末市集&lt;/b&gt;" in week and "<b>週末市集</b>" not in week  # escaped
+    assert "relationship" in week and "planned" in week
+    assert f"/console/posts/{post.id}/approve" not in week  # agents do not see Approve
+
+    denied = agent.post(f"/console/posts/{post.id}/approve", data={"csrf": csrf(agent)})
+    assert denied.status_code == 403
+    forged = boss.post(f"/console/posts/{post.id}/approve", data={"csrf": "forged"})
+    assert forged.status_code == 403
+    approved = boss.post(
+        f"/console/posts/{post.id}/approve", data={"csrf": csrf(boss)}, follow_redirects=False
+    )
+    assert approved.status_code == 303
+    assert only_post(services).status == "approved"
+    assert services.scheduler.get_job(f"post:{post.id}") is not None
+
+    month = boss.get(f"/console/calendar?view=month&day={tomorrow()}").text
+    assert "approved" in month and "週末市集" in month
+    cancelled = boss.post(
+        f"/console/posts/{post.id}/cancel",
+        data={"csrf": csrf(boss), "reason": "改期"},
+        follow_redirects=False,
+    )
+    assert cancelled.status_code == 303 and only_post(services).status == "cancelled"
+    assert services.scheduler.get_job(f"post:{post.id}") is None
+
+
+def test_a_bad_post_is_shown_again_with_the_reason_and_nothing_is_stored(services, agent):
+    response = add(agent, target="line:everyone", text="保留我輸入的字")
+    assert response.status_code == 422
+    assert "is not one of" in response.text and "保留我輸入的字" in response.text
+    with Session(services.engine) as session:
+        assert session.exec(select(Post)).first() is None
+    assert add(agent, day="someday").status_code == 422
+    assert agent.get("/console/calendar?view=year").status_code == 422
+    assert agent.get("/console/calendar?day=2026-13-01").status_code == 422
+    missing = agent.post("/console/posts/999/cancel", data={"csrf": csrf(agent)})
+    assert missing.status_code == 404
+
+
+def test_an_uploaded_image_is_served_publicly_for_the_platforms(services, app, agent):
+    response = agent.post(
+        "/console/posts",
+        data={
+            "csrf": csrf(agent),
+            "text": "新品",
+            "target": "line:broadcast",
+            "day": tomorrow(),
+            "at": "12:00",
+            "stage_goal": "identification",
+        },
+        files={"image": ("new.png", PNG, "image/png")},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303
+    name = only_post(services).image
+    assert re.fullmatch(r"[0-9a-f]{32}\.png", name)
+    with TestClient(app) as anyone:  # LINE fetches it without logging in
+        served = anyone.get(f"/media/{name}")
+        assert served.status_code == 200 and served.content == PNG
+        assert anyone.get("/media/..%2Freplyline.db").status_code == 404
+    not_image = agent.post(
+        "/console/posts",
+        data={
+            "csrf": csrf(agent),
+            "text": "x",
+            "target": "line:broadcast",
+            "day": tomorrow(),
+            "at": "12:00",
+            "stage_goal": "identification",
+        },
+        files={"image": ("x.png", b"GIF89a....", "image/png")},
+    )
+    assert not_image.status_code == 422 and "only JPEG and PNG" in not_image.text
+
+
+def test_a_photo_far_above_the_plain_form_limit_can_be_uploaded(services, app, agent):
+    """The CSRF guard reads the form to find the token; it must not refuse an image the route
+    accepts (up to bot.media.MAX_BYTES), which is far above the limit for plain forms."""
+    photo = PNG + b"\x00" * (3 * 1024 * 1024)
+    assert len(photo) > services.settings.max_body_bytes
+    data = {"csrf": csrf(agent), "text": "大圖", "target": "line:broadcast", "day": tomorrow(),
+            "at": "12:00", "stage_goal": "identification"}  # fmt: skip
+    files = {"image": ("big.png", photo, "image/png")}
+    response = agent.post("/console/posts", data=data, files=files, follow_redirects=False)
+    assert response.status_code == 303, response.text
+    with TestClient(app) as anyone:
+        assert anyone.get(f"/media/{only_post(services).image}").content == photo
+
+
+def test_the_shell_adds_lists_approves_and_cancels_posts(database_url, monkeypatch, capsys):
+    monkeypatch.setenv("REPLYLINE_DATABASE_URL", database_url)
+    get_settings.cache_clear()
+    try:
+        engine = make_engine(database_url)
+        with session_scope(engine) as session:
+            session.add(User(username="mei", password_hash="x", role="agent"))
+            session.add(User(username="boss", password_hash="x", role="supervisor"))
+        when = (utcnow() + timedelta(days=1)).strftime("%Y-%m-%d %H:%M")
+        add = [
+            "posts",
+            "add",
+            "--text",
+            "每週一見",
+            "--target",
+            "line:audience:123",
+            "--at",
+            when,
+            "--repeat",
+            "0 9 * * mon",
+            "--stage",
+            "collaboration",
+        ]
+        assert replyline([*add, "--as", "mei"]) == 0
+        assert replyline(["posts", "approve", "1", "--as", "mei"]) == 2  # not a supervisor
+        assert "only a supervisor can approve" in capsys.readouterr().err
+        assert replyline(["posts", "approve", "1", "--as", "boss"]) == 0
+        assert replyline(["posts", "list", "--json"]) == 0
+        out = capsys.readouterr().out
+        assert '"status": "approved"' in out and '"repeat": "0 9 * * mon"' in out
+        assert replyline(["posts", "cancel", "1", "--reason", "活動取消", "--as", "boss"]) == 0
+        assert (
+            replyline(
+                [
+                    "posts",
+                    "add",
+                    "--text",
+                    "x",
+                    "--target",
+                    "fb:page",
+                    "--at",
+                    when,
+                    "--stage",
+                    "relationship",
+                    "--as",
+                    "mei",
+                ]
+            )
+            == 2
+        )
+        assert "is not one of" in capsys.readouterr().err
+        with Session(engine) as session:
+            actions = [a.action for a in session.exec(select(AuditLog).order_by(AuditLog.id))]
+            assert session.get(Post, 1).status == "cancelled"
+        assert actions == ["post_add", "post_approve", "post_cancel"]
+    finally:
+        get_settings.cache_clear()

@@ -1,0 +1,72 @@
+"""Fixtures: every storage and pipeline test runs on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from bot.config import Settings
+from bot.services import Services
+from db.engine import make_engine
+from db.migrate import upgrade
+from tests.support import ScriptedClassifier, fresh_postgres_database, postgres_available
+
+
+@pytest.fixture(autouse=True)
+def restore_logging():
+    """A test that runs the CLI in-process installs its handler on pytest's captured stderr;
+    put the root logger back so later tests do not log to a closed stream."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path):
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'replyline.db'}"
+        upgrade(url)
+        yield url
+        return
+    reason = postgres_available()
+    if reason:
+        pytest.skip(reason)
+    with fresh_postgres_database() as url:
+        upgrade(url)
+        yield url
+
+
+@pytest.fixture
+def sqlite_url(tmp_path):
+    url = f"sqlite:///{tmp_path / 'replyline.db'}"
+    upgrade(url)
+    return url
+
+
+@pytest.fixture
+def engine(database_url):
+    engine = make_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def settings(database_url) -> Settings:
+    return Settings(database_url=database_url, secret_key="test-secret-key", _env_file=None)
+
+
+@pytest.fixture
+def classifier() -> ScriptedClassifier:
+    return ScriptedClassifier()
+
+
+@pytest.fixture
+def services(settings, classifier):
+    services = Services.build(settings, classifier=lambda: classifier)
+    yield services
+    if services.crisis is not None:
+        services.crisis.close()
+    services.engine.dispose()

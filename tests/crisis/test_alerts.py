@@ -1,0 +1,230 @@
+"""Alerts: supervisors get the incident at once on Telegram or LINE with an acknowledge button,
+repeats and escalation run on timers kept in the database (so they survive a restart), no
+incident sends more than one round per interval, and a supervisor's acknowledgement from
+Telegram stops the repeats."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import timedelta
+
+import pytest
+from sqlmodel import Session, select
+
+from bot import actions
+from bot.crisis import alerts
+from bot.crisis.alerts import AlertPolicy, Supervisor, parse_supervisors
+from bot.crisis.signals import Signal
+from bot.jobs import start_scheduler, stop_scheduler
+from bot.security import hash_password
+from bot.services import Services
+from db.engine import session_scope
+from db.models import Incident, IncidentAlert, User
+from db.types import utcnow
+from tests.crisis.conftest import RecordingChannel
+
+SUPERVISORS = "1:telegram:111, 1:line:Uaaa, 2:telegram:-100222"
+
+
+def test_supervisors_are_written_tier_channel_id():
+    assert parse_supervisors(SUPERVISORS) == [
+        Supervisor(1, "telegram:111"),
+        Supervisor(1, "line:Uaaa"),
+        Supervisor(2, "telegram:-100222"),
+    ]
+    assert parse_supervisors("telegram:5\nline:U9") == [
+        Supervisor(1, "telegram:5"),
+        Supervisor(1, "line:U9"),
+    ]
+    assert parse_supervisors("") == []
+    for wrong in ("email:boss@example.com", "1:telegram:", "0:line:U1", "telegram"):
+        with pytest.raises(ValueError, match=r"\[TIER:\]CHANNEL:ID|tiers start at 1"):
+            parse_supervisors(wrong)
+
+
+def test_each_escalation_period_unacknowledged_adds_the_next_tier():
+    policy = AlertPolicy(parse_supervisors(SUPERVISORS), escalate=timedelta(minutes=15))
+    opened = utcnow()
+    assert policy.tier_at(opened, opened) == 1
+    assert policy.tier_at(opened, opened + timedelta(minutes=14)) == 1
+    assert policy.tier_at(opened, opened + timedelta(minutes=15)) == 2
+    assert policy.tier_at(opened, opened + timedelta(hours=3)) == 2  # no tier 3: stays at 2
+    assert [s.recipient for s in policy.recipients(1)] == ["telegram:111", "line:Uaaa"]
+    assert len(policy.recipients(2)) == 3
+
+
+def severe(message_id: int) -> Signal:
+    return Signal(
+        kind="severity",
+        key=f"severity:legal:{message_id}",
+        at=utcnow(),
+        severity=7,
+        title="Possible legal threat on line",
+        explanation="One message on line reads as a legal threat, recognised by the words “提告”.",
+        channels=["line"],
+        message_ids=[message_id],
+        figures={"category": "legal"},
+    )
+
+
+def open_incident(services) -> int:
+    from bot.ingest import store_events
+    from handlers.base import InboundEvent
+
+    [stored] = store_events(
+        services.engine,
+        [InboundEvent(channel="line", event_id="e1", chat_id="U1", user_id="U1", text="x")],
+    )
+    [recorded] = services.crisis.handle([severe(stored.message_id)])
+    return recorded.incident.id
+
+
+def with_channels(services):
+    services.channels["telegram"] = RecordingChannel("telegram")
+    services.channels["line"] = RecordingChannel("line")
+    return services
+
+
+def pushes(services) -> list[tuple[str, str, list]]:
+    return [
+        (f"{name}:{to}", text, acts)
+        for name in ("telegram", "line")
+        for to, text, acts in services.channels[name].pushed
+    ]
+
+
+def test_rounds_are_rate_limited_escalate_and_stop_once_acknowledged(services, people):
+    with_channels(services)
+    policy = AlertPolicy(
+        parse_supervisors(SUPERVISORS), repeat=timedelta(minutes=5), escalate=timedelta(minutes=15)
+    )
+    incident_id = open_incident(services)
+    opened = services_opened_at(services, incident_id)
+
+    def round_at(minutes: float) -> int:
+        return asyncio.run(
+            alerts.send_round(
+                services.engine, services.channels, policy, incident_id,
+                now=opened + timedelta(minutes=minutes),
+            )
+        )  # fmt: skip
+
+    assert round_at(0) == 2  # tier 1: Telegram and LINE
+    assert round_at(1) == 0  # within the interval: nothing, however often the timer fires
+    assert round_at(4.99) == 0
+    assert round_at(5) == 2
+    assert round_at(15) == 3  # escalated: tier 2 joins
+    first, *_ = pushes(services)
+    assert "incident #" in first[1] and "severity 7/10" in first[1] and "提告" in first[1]
+    assert first[1].rstrip().endswith(f"/console/incidents/{incident_id}")
+    assert first[2] == [actions_ack(incident_id)]
+    with Session(services.engine) as session:
+        sent = session.exec(select(IncidentAlert).order_by(IncidentAlert.id)).all()
+        incident = session.get(Incident, incident_id)
+    assert [a.round for a in sent] == [1, 1, 2, 2, 3, 3, 3] and all(a.ok for a in sent)
+    assert incident.alerts_sent == 3 and incident.alert_tier == 2
+
+    reply = press(services, "900", incident_id)
+    assert "acknowledged by boss" in reply
+    assert round_at(20) == 0 and round_at(40) == 0
+    assert len(pushes(services)) == 7
+
+
+def services_opened_at(services, incident_id):
+    with Session(services.engine) as session:
+        return session.get(Incident, incident_id).opened_at
+
+
+def actions_ack(incident_id: int):
+    return alerts.ack_action(incident_id)
+
+
+def press(services, telegram_user: str, incident_id: int) -> str:
+    """What the Telegram adapter does with a button press: dispatch it, commit, show the text."""
+    with session_scope(services.engine) as session:
+        return actions.dispatch(
+            session, actions.Press("telegram", telegram_user, f"ack:{incident_id}")
+        )
+
+
+@pytest.fixture
+def people(services):
+    with session_scope(services.engine) as session:
+        session.add(User(username="boss", password_hash=hash_password("x" * 12),
+                         role="supervisor", telegram_user_id="900"))  # fmt: skip
+        session.add(User(username="mei", password_hash=hash_password("x" * 12), role="agent",
+                         telegram_user_id="901"))  # fmt: skip
+
+
+def test_only_a_linked_supervisor_can_acknowledge_from_a_chat(services, people):
+    incident_id = open_incident(services)
+    assert "only a supervisor linked" in press(services, "12345", incident_id)
+    assert "supervisor role" in press(services, "901", incident_id)
+    with session_scope(services.engine) as session:
+        stale = actions.dispatch(session, actions.Press("telegram", "900", "ack:abc"))
+    assert "no longer valid" in stale
+    with Session(services.engine) as session:
+        assert session.get(Incident, incident_id).status == "open"
+    assert "acknowledged by boss" in press(services, "900", incident_id)
+    assert "already acknowledged" in press(services, "900", incident_id)
+
+
+# ---- the timers, for real: short intervals, a restart, an acknowledgement from Telegram ---
+
+
+async def wait_for(predicate, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.05)
+
+
+def test_repeats_and_escalation_survive_a_restart_and_a_telegram_ack_stops_them(
+    settings, classifier, people
+):
+    settings.supervisors = SUPERVISORS
+    settings.crisis_repeat_minutes = 1 / 60  # every second
+    settings.crisis_escalate_minutes = 2.5 / 60  # tier 2 after two and a half seconds
+    settings.scheduler_retry_seconds = 0.2
+    first = with_channels(Services.build(settings, classifier=lambda: classifier))
+
+    async def before_restart() -> int:
+        await start_scheduler(first)
+        await wait_for(lambda: first.scheduler.is_leader)
+        incident_id = await asyncio.to_thread(open_incident, first)
+        await wait_for(lambda: len(pushes(first)) >= 2)  # the first round, within seconds
+        assert first.scheduler.get_job(alerts.job_id(incident_id)) is not None
+        await stop_scheduler(first)
+        return incident_id
+
+    incident_id = asyncio.run(before_restart())
+    assert {to for to, _, _ in pushes(first)} == {"telegram:111", "line:Uaaa"}
+
+    restarted = with_channels(Services.build(settings, classifier=lambda: classifier))
+
+    async def after_restart() -> None:
+        await start_scheduler(restarted)  # a new scheduler on the same database
+        assert restarted.scheduler.get_job(alerts.job_id(incident_id)) is not None
+        await wait_for(lambda: "telegram:-100222" in {to for to, _, _ in pushes(restarted)})
+        reply = await asyncio.to_thread(press, restarted, "900", incident_id)
+        assert "Alerts stopped" in reply
+        await wait_for(lambda: restarted.scheduler.get_job(alerts.job_id(incident_id)) is None)
+        settled = len(pushes(restarted))
+        await asyncio.sleep(2.5)  # more than two intervals: nothing more goes out
+        assert len(pushes(restarted)) == settled
+        await stop_scheduler(restarted)
+
+    asyncio.run(after_restart())
+    with Session(restarted.engine) as session:
+        rounds = session.exec(select(IncidentAlert.round, IncidentAlert.at)).all()
+        incident = session.get(Incident, incident_id)
+    assert incident.status == "acknowledged" and incident.acknowledged_by == "boss"
+    numbers = sorted({r for r, _ in rounds})
+    assert numbers == list(range(1, len(numbers) + 1)) and len(numbers) >= 3
+    # never more than one round per interval (give or take the scheduler's jitter)
+    starts = sorted({at for _, at in rounds})
+    assert all(b - a >= timedelta(seconds=0.9) for a, b in zip(starts, starts[1:], strict=False))
+    restarted.engine.dispose()
+    first.engine.dispose()

@@ -1,0 +1,65 @@
+"""`replyline incidents`: list, show, acknowledge, note and resolve from the shell, as a named
+supervisor, recorded like the console's steps."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from sqlmodel import Session, select
+
+from bot.cli import main
+from bot.config import get_settings
+from bot.ingest import store_events
+from db.engine import session_scope
+from db.models import Incident, IncidentNote, User
+from handlers.base import InboundEvent
+
+
+@pytest.fixture
+def shell(services, monkeypatch):
+    monkeypatch.setenv("REPLYLINE_DATABASE_URL", services.settings.database_url)
+    monkeypatch.delenv("REPLYLINE_USER", raising=False)
+    get_settings.cache_clear()
+    with session_scope(services.engine) as session:
+        session.add(User(username="boss", password_hash="x", role="supervisor"))
+        session.add(User(username="mei", password_hash="x", role="agent"))
+    store_events(
+        services.engine,
+        [InboundEvent(channel="web", event_id="e1", chat_id="c", user_id="c",
+                      text="complaint: 你們再不退款我就提告")],
+    )  # fmt: skip
+    asyncio.run(services.worker.run_until_idle())
+    yield
+    get_settings.cache_clear()
+
+
+def test_list_show_ack_note_resolve(shell, services, capsys):
+    with Session(services.engine) as session:
+        incident_id = session.exec(select(Incident.id)).one()
+
+    assert main(["incidents", "list", "--json"]) == 0
+    [listed] = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert listed["id"] == incident_id and listed["status"] == "open"
+
+    assert main(["incidents", "show", str(incident_id)]) == 0
+    shown = capsys.readouterr().out
+    assert "legal threat" in shown and "提告" in shown and "messages (1)" in shown
+
+    assert main(["incidents", "ack", str(incident_id), "--as", "mei"]) == 2
+    assert "supervisor role" in capsys.readouterr().err
+    assert main(["incidents", "ack", str(incident_id)]) == 2
+    assert "--as USERNAME" in capsys.readouterr().err
+    assert main(["incidents", "ack", str(incident_id), "--as", "boss", "--note", "on it"]) == 0
+    assert "acknowledged by boss" in capsys.readouterr().out
+    assert main(["incidents", "note", str(incident_id), "--as", "boss", "--note", "called"]) == 0
+    assert main(["incidents", "resolve", str(incident_id), "--as", "boss", "--note", "done"]) == 0
+    assert main(["incidents", "resolve", "999", "--as", "boss", "--note", "x"]) == 2
+    capsys.readouterr()
+
+    assert main(["incidents", "list", "--status", "active"]) == 0
+    assert capsys.readouterr().out == ""
+    with Session(services.engine) as session:
+        notes = session.exec(select(IncidentNote.action, IncidentNote.via)).all()
+    assert list(notes) == [("acknowledge", "cli"), ("note", "cli"), ("resolve", "cli")]

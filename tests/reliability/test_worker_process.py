@@ -1,0 +1,85 @@
+"""`serve` with REPLYLINE_WORKER_PROCESS: the pipeline runs in a child process that the web
+process wakes on new work, replaces when it dies, and that stops when the web process dies."""
+
+import os
+import signal
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlmodel import Session, select
+
+from db.engine import make_engine
+from db.models import Draft, Message
+from tests.support import ServeProcess, wait_for
+
+
+def children(pid: int) -> list[int]:
+    return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+def drafted(engine, client_id: str) -> bool:
+    with Session(engine) as session:
+        message = session.exec(
+            select(Message).where(Message.platform_event_id.endswith(":" + client_id))
+        ).first()
+        return message is not None and bool(
+            session.exec(select(Draft.id).where(Draft.message_id == message.id)).first()
+        )
+
+
+@pytest.mark.timeout(400)
+def test_the_worker_child_is_woken_replaced_and_ends_with_the_web_process(tmp_path):
+    db_url = f"sqlite:///{tmp_path / 'split.db'}"
+    # polling alone would take 30 s: a draft within seconds means the pipe woke the child
+    server = ServeProcess(
+        db_url,
+        tmp_path / "server.log",
+        worker_process="true",
+        worker_poll_seconds="30",
+        classifier="tests.support:ScriptedClassifier",
+    )
+    engine = make_engine(db_url)
+    client = httpx.Client(base_url=server.url)
+    client.get("/chat")
+    seen: set[int] = set()
+    try:
+        assert wait_for(lambda: len(children(server.proc.pid)) == 1, 30)
+        (first,) = children(server.proc.pid)
+        seen.add(first)
+
+        def say(n: int) -> None:
+            r = client.post(
+                "/chat/api/messages",
+                json={"text": f"question: {n}?", "client_id": f"split-msg-{n}"},
+            )
+            assert r.status_code == 200 and r.json()["stored"] == 1
+
+        say(0)  # the child may take a while to start (it loads the model)
+        assert wait_for(lambda: drafted(engine, "split-msg-0"), 150), "the child does not work"
+        say(1)  # now it idles until woken
+        assert wait_for(lambda: drafted(engine, "split-msg-1"), 10), "the child was not woken"
+
+        os.kill(first, signal.SIGKILL)  # the child dies: the web process starts another
+        assert wait_for(lambda: children(server.proc.pid) not in ([], [first]), 30)
+        (second,) = children(server.proc.pid)
+        seen.add(second)
+        say(2)
+        assert wait_for(lambda: drafted(engine, "split-msg-2"), 150), "the new child does not work"
+
+        server.kill()  # SIGKILL the web process: its child must not outlive it
+        assert wait_for(lambda: not alive(second), 15), "the worker child was orphaned"
+    finally:
+        server.kill()
+        for pid in seen:
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
+        engine.dispose()

@@ -1,0 +1,91 @@
+"""The `replyline` command as a person at a shell uses it."""
+
+import io
+import json
+
+import pytest
+from sqlmodel import Session, select
+
+from bot.cli import main
+from bot.config import get_settings
+from bot.ingest import store_events
+from bot.security import verify_password
+from bot.services import Services
+from db.engine import make_engine
+from db.models import AuditLog, Draft, User
+from handlers.base import InboundEvent
+from tests.support import ScriptedClassifier
+
+
+@pytest.fixture
+def cli_env(monkeypatch, database_url):
+    monkeypatch.setenv("REPLYLINE_DATABASE_URL", database_url)
+    get_settings.cache_clear()
+    yield database_url
+    get_settings.cache_clear()
+
+
+def add_user(monkeypatch, name, role, password="a long password"):
+    monkeypatch.setattr("sys.stdin", io.StringIO(password + "\n"))
+    return main(["user", "add", name, "--role", role])
+
+
+def test_user_add_stores_an_argon2_hash_never_the_password(cli_env, monkeypatch, capsys):
+    assert add_user(monkeypatch, "mei", "admin") == 0
+    with Session(make_engine(cli_env)) as session:
+        user = session.exec(select(User)).one()
+    assert user.role == "admin" and user.password_hash.startswith("$argon2")
+    assert "a long password" not in user.password_hash
+    assert verify_password(user.password_hash, "a long password")
+    assert add_user(monkeypatch, "mei", "agent") == 2
+    assert "exists" in capsys.readouterr().err
+
+
+def test_user_add_refuses_a_short_password(cli_env, monkeypatch, capsys):
+    assert add_user(monkeypatch, "kai", "agent", password="short") == 2
+    assert "at least 8" in capsys.readouterr().err
+
+
+def test_drafts_list_approve_and_reject_from_the_shell(cli_env, monkeypatch, capsys):
+    add_user(monkeypatch, "mei", "agent")
+    services = Services.build(get_settings(), classifier=lambda: ScriptedClassifier())
+    store_events(
+        services.engine,
+        [
+            InboundEvent(channel="web", event_id=str(i), chat_id=f"v{i}", user_id=f"v{i}", text=t)
+            for i, t in enumerate(["question: open today?", "troll: lol"])
+        ],
+    )
+    services.pipeline.process_pending()
+    capsys.readouterr()
+
+    assert main(["drafts", "list", "--status", "pending", "--json"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert {r["type"] for r in rows} == {"question", "troll"}
+    question = next(r for r in rows if r["type"] == "question")
+    troll = next(r for r in rows if r["type"] == "troll")
+
+    assert (
+        main(["drafts", "approve", str(question["id"]), "--text", "Yes, 9 to 6!", "--as", "mei"])
+        == 0
+    )
+    assert (
+        main(["drafts", "reject", str(troll["id"]), "--reason", "do not feed", "--as", "mei"]) == 0
+    )
+    assert main(["drafts", "approve", str(troll["id"]), "--as", "mei"]) == 2
+    assert "already rejected" in capsys.readouterr().err
+    assert main(["drafts", "approve", str(question["id"]), "--as", "nobody"]) == 2
+
+    with Session(services.engine) as session:
+        assert session.get(Draft, question["id"]).status == "edited"
+        audit = session.exec(select(AuditLog).order_by(AuditLog.id)).all()
+    assert [(a.action, a.via, a.username) for a in audit] == [
+        ("edit", "cli", "mei"),
+        ("reject", "cli", "mei"),
+    ]
+
+
+def test_deciding_needs_a_named_user(cli_env, monkeypatch, capsys):
+    monkeypatch.delenv("REPLYLINE_USER", raising=False)
+    assert main(["drafts", "approve", "1"]) == 2
+    assert "--as" in capsys.readouterr().err
