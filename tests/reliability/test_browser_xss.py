@@ -72,8 +72,11 @@ def chromium():
 @pytest.fixture
 def live(sqlite_url, classifier, line_api, monkeypatch):  # noqa: F811
     import nlp.encoder
+    import playbooks.faq
 
     monkeypatch.setattr(nlp.encoder, "get_encoder", lambda *a, **k: HashEncoder())
+    # FAQ vectors cached by an earlier test come from the real encoder, not this stand-in
+    monkeypatch.setattr(playbooks.faq, "_INDEXES", {})
     app = LiveApp(platform_settings(sqlite_url, line=line_api), classifier).start()
     yield app
     app.stop()
