@@ -20,6 +20,17 @@ from bot.pipeline import Pipeline
 log = logging.getLogger(__name__)
 
 
+# PostgreSQL's deadlock_detected, serialization_failure and lock_not_available: another
+# transaction was in the way, the database itself is fine
+CONFLICTS = {"40P01", "40001", "55P03"}
+
+
+def is_conflict(error: OperationalError) -> bool:
+    """A transaction that lost to another one, not a database that is away."""
+    orig = error.orig
+    return getattr(orig, "sqlstate", None) in CONFLICTS or "database is locked" in str(orig)
+
+
 class Worker:
     def __init__(
         self, pipeline: Pipeline, outbox: Outbox, batch_size: int = 32, poll_seconds: float = 1.0
@@ -72,8 +83,9 @@ class Worker:
                 busy = await self.step()
             except asyncio.CancelledError:
                 raise
-            except OperationalError as error:  # the database is away: wait, then try again
-                log.warning("database unavailable (%s); retrying", type(error.orig).__name__)
+            except OperationalError as error:  # wait, then try again
+                what = "conflict" if is_conflict(error) else "unavailable"
+                log.warning("database %s (%s); retrying", what, type(error.orig).__name__)
                 busy = 0
             except Exception:  # a bug must not stop the pipeline for everything else
                 log.exception("pipeline step failed; retrying")

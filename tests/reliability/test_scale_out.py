@@ -404,3 +404,40 @@ def test_ingest_batches_of_two_processes_never_deadlock(postgres_url):
     for engine in engines:
         engine.dispose()
     assert failures == []
+
+
+def test_a_deadlock_is_told_apart_from_an_outage(postgres_url):
+    """Two transactions locking two rows in opposite order: PostgreSQL aborts one with a
+    deadlock, which the worker logs as a conflict, not as the database being away."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import OperationalError
+
+    from bot.worker import is_conflict
+
+    engine = make_engine(postgres_url)
+    with session_scope(engine) as session:
+        session.add_all([Contact(channel="web", platform_user_id=f"d{i}") for i in (1, 2)])
+    ids = sorted(Session(engine).exec(select(Contact.id)).all())
+    errors: list[Exception] = []
+    both_hold_one = threading.Barrier(2)
+
+    def lock(first: int, second: int) -> None:
+        try:
+            with engine.begin() as conn:
+                conn.execute(text("SELECT 1 FROM contact WHERE id = :i FOR UPDATE"), {"i": first})
+                both_hold_one.wait()
+                conn.execute(text("SELECT 1 FROM contact WHERE id = :i FOR UPDATE"), {"i": second})
+        except OperationalError as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=lock, args=pair) for pair in (ids, ids[::-1])]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert len(errors) == 1 and is_conflict(errors[0])
+    away = make_engine("postgresql://postgres@127.0.0.1:1/test", connect_timeout=1)
+    with pytest.raises(OperationalError) as refused:
+        away.connect()
+    assert not is_conflict(refused.value)
+    engine.dispose()
