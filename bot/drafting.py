@@ -129,18 +129,16 @@ def _hooked_candidates(pipeline, session, message, result, contact) -> list | No
     return None
 
 
-def redraft_from_hooks(
-    pipeline, session: Session, message: Message, result: Classification, contact: Contact | None
+def redraft(
+    session: Session, message: Message, candidates: list[DraftCandidate], first_rank: int
 ) -> list[Draft]:
-    """New candidates for a message drafted before (it has just joined a crisis incident): only
-    the drafts change; the ticket, proposal and notices of its first drafting stay as they were."""
-    candidates = _hooked_candidates(pipeline, session, message, result, contact)
+    """New crisis candidates for a message drafted before (it has just joined an incident):
+    only the drafts change; the ticket, proposal and notices of its first drafting stay."""
     if not candidates:
         return []
     message.priority = max(message.priority or 0, CRISIS_PRIORITY)
     session.add(message)
-    last = session.exec(select(func.max(Draft.rank)).where(Draft.message_id == message.id)).one()
-    return _store(session, message, candidates, ["crisis"], (last if last is not None else -1) + 1)
+    return _store(session, message, candidates, ["crisis"], first_rank)
 
 
 def _store(session, message, candidates: list[DraftCandidate], flags: list[str], first_rank: int):

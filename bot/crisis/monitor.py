@@ -22,6 +22,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import numpy as np
+from sqlalchemy import func
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
@@ -31,7 +32,7 @@ from bot.crisis.detector import Detector, DetectorConfig
 from bot.crisis.lexicon import Lexicon
 from bot.crisis.playbook import HoldingStatements
 from bot.crisis.signals import Observation, Signal, is_negative
-from bot.drafting import redraft_from_hooks
+from bot.drafting import redraft
 from bot.scheduler import Leadership, PostgresLeadership
 from db.engine import session_scope
 from db.models import Contact, CrisisFeed, Draft, Incident, Message
@@ -207,10 +208,14 @@ class CrisisMonitor:
             view = incidents.view_of(session, incident)
             if self._belongs(message, result, view):
                 incidents.link(session, incident, [message.id], "follow-up")
-                name = contact.display_name if contact else None
-                language = result.language
-                return self.holding.drafts(incidents.category(incident), language, name, self.brand)
+                return self._holding(incident, result, contact)
         return None
+
+    def _holding(
+        self, incident: Incident, result: Classification, contact: Contact | None
+    ) -> list[DraftCandidate]:
+        name = contact.display_name if contact and not contact.erased else None
+        return self.holding.drafts(incidents.category(incident), result.language, name, self.brand)
 
     def stored(self, session: Session, stored: list[tuple[Message, Classification]]) -> None:
         """In the messages' own transaction: on PostgreSQL, add them to the feed of the process
@@ -370,7 +375,8 @@ class CrisisMonitor:
 
     def _redraft(self, session: Session, incident: Incident, message_ids: list[int]) -> None:
         """Messages that just joined the incident and still wait for a reply: their pending
-        drafts make way for the crisis playbook's."""
+        drafts make way for the crisis playbook's. They are members already, so this is one
+        pass over them (an incident can open with hundreds of messages)."""
         if not message_ids or self.pipeline is None:
             return
         pending = session.exec(
@@ -379,19 +385,35 @@ class CrisisMonitor:
         by_message: dict[int, list[Draft]] = {}
         for draft in pending:
             by_message.setdefault(draft.message_id, []).append(draft)
+        by_message = {
+            message_id: drafts
+            for message_id, drafts in by_message.items()
+            if not all(d.playbook.startswith("crisis/") for d in drafts)
+        }
+        if not by_message:
+            return
+        messages = session.exec(select(Message).where(Message.id.in_(by_message))).all()
+        contact_ids = {m.contact_id for m in messages if m.contact_id}
+        contacts = {
+            c.id: c for c in session.exec(select(Contact).where(Contact.id.in_(contact_ids)))
+        }
+        last_rank = dict(
+            session.exec(
+                select(Draft.message_id, func.max(Draft.rank))
+                .where(Draft.message_id.in_(by_message))
+                .group_by(Draft.message_id)
+            ).all()
+        )
         now = utcnow()
-        for message_id, drafts in by_message.items():
-            if all(d.playbook.startswith("crisis/") for d in drafts):
-                continue
+        for message in messages:
+            drafts = by_message[message.id]
             for draft in drafts:
                 draft.status, draft.decided_at = "superseded", now
                 draft.reason = f"replaced by the crisis playbook (incident #{incident.id})"
                 session.add(draft)
-            message = session.get(Message, message_id)
-            contact = session.get(Contact, message.contact_id) if message.contact_id else None
-            redraft_from_hooks(
-                self.pipeline, session, message, stored_classification(message), contact
-            )
+            result = stored_classification(message)
+            candidates = self._holding(incident, result, contacts.get(message.contact_id))
+            redraft(session, message, candidates, last_rank[message.id] + 1)
 
     # ---- history -------------------------------------------------------------------------
 

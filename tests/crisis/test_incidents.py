@@ -97,6 +97,10 @@ def test_a_spike_opens_once_and_later_signals_about_it_join_with_rising_severity
         ).all()
     assert pending and all(d.required_role == "supervisor" for d in pending)
     assert superseded and all("crisis playbook" in d.reason for d in superseded)
+    assert all(d.playbook.startswith("crisis/") for d in pending)
+    assert {d.message_id for d in pending} == set(ids[:5])
+    ranks = [(d.message_id, d.rank) for d in pending + superseded]
+    assert len(set(ranks)) == len(ranks)  # the holding statements come after the old drafts
 
     # the same spike on the negative-message series, with one more message: it joins
     later = spike(ids, metric="negative", severity=6)
