@@ -9,8 +9,12 @@ import pytest
 from bot.config import Settings
 from bot.services import Services
 from db.engine import make_engine
-from db.migrate import upgrade
-from tests.support import ScriptedClassifier, fresh_postgres_database, postgres_available
+from tests.support import (
+    ScriptedClassifier,
+    fresh_postgres_database,
+    migrated_sqlite,
+    postgres_available,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -27,23 +31,18 @@ def restore_logging():
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request, tmp_path):
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'replyline.db'}"
-        upgrade(url)
-        yield url
+        yield migrated_sqlite(tmp_path / "replyline.db")
         return
     reason = postgres_available()
     if reason:
         pytest.skip(reason)
-    with fresh_postgres_database() as url:
-        upgrade(url)
+    with fresh_postgres_database(migrated=True) as url:
         yield url
 
 
 @pytest.fixture
 def sqlite_url(tmp_path):
-    url = f"sqlite:///{tmp_path / 'replyline.db'}"
-    upgrade(url)
-    return url
+    return migrated_sqlite(tmp_path / "replyline.db")
 
 
 @pytest.fixture

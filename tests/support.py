@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 import httpx
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from db.migrate import upgrade
 from nlp.types import COMMENTER_TYPES, Classification
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,19 +42,58 @@ def postgres_available() -> str | None:
         return f"PostgreSQL not reachable at {POSTGRES_URL}: {type(error).__name__}"
 
 
-@contextmanager
-def fresh_postgres_database() -> Iterator[str]:
-    """A new, empty database for one test; dropped afterwards."""
-    name = f"replyline_test_{uuid.uuid4().hex[:12]}"
+# Databases with the schema are copies of one migrated once per test run: running the
+# migrations for every test would take minutes of the suite.
+_TEMPLATES: dict[str, str] = {}
+
+
+def migrated_sqlite(path: Path) -> str:
+    """The URL of a new SQLite database at `path` with the current schema."""
+    template = _TEMPLATES.get("sqlite")
+    if template is None:
+        folder = Path(tempfile.mkdtemp(prefix="replyline-template-"))
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        template = str(folder / "template.db")
+        upgrade(f"sqlite:///{template}")
+        _TEMPLATES["sqlite"] = template
+    with closing(sqlite3.connect(template)) as source, closing(sqlite3.connect(path)) as copy:
+        source.backup(copy)
+    return f"sqlite:///{path}"
+
+
+def _postgres_template(admin) -> str:
+    """A database with the current schema that new test databases are created from."""
+    if "postgresql" not in _TEMPLATES:
+        name = f"replyline_template_{uuid.uuid4().hex[:12]}"
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        atexit.register(_drop_database, name)
+        upgrade(make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False))
+        _TEMPLATES["postgresql"] = name
+    return _TEMPLATES["postgresql"]
+
+
+def _drop_database(name: str) -> None:
     admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@contextmanager
+def fresh_postgres_database(migrated: bool = False) -> Iterator[str]:
+    """A new database for one test, empty or (`migrated`) with the current schema; dropped
+    afterwards."""
+    name = f"replyline_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    template = f' TEMPLATE "{_postgres_template(admin)}"' if migrated else ""
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"{template}'))
     try:
         yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
     finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+        _drop_database(name)
 
 
 class ScriptedClassifier:

@@ -117,10 +117,8 @@ def postgres_url():
     reason = postgres_available()
     if reason:
         pytest.skip(reason)
-    from db.migrate import upgrade
 
-    with fresh_postgres_database() as url:
-        upgrade(url)
+    with fresh_postgres_database(migrated=True) as url:
         yield url
 
 

@@ -16,11 +16,10 @@ from bot.config import Settings
 from bot.crisis.signals import Signal
 from bot.ingest import store_events
 from bot.services import Services
-from db.migrate import upgrade
 from db.models import CrisisFeed, Incident, IncidentMessage
 from db.types import utcnow
 from handlers.base import InboundEvent
-from tests.support import fresh_postgres_database, postgres_available
+from tests.support import fresh_postgres_database, migrated_sqlite, postgres_available
 
 
 @pytest.fixture
@@ -30,13 +29,10 @@ def urls(tmp_path):
 
         def make(kind: str) -> str:
             if kind == "sqlite":
-                url = f"sqlite:///{tmp_path / 'replyline.db'}"
-            elif reason := postgres_available():
+                return migrated_sqlite(tmp_path / "replyline.db")
+            if reason := postgres_available():
                 pytest.skip(reason)
-            else:
-                url = stack.enter_context(fresh_postgres_database())
-            upgrade(url)
-            return url
+            return stack.enter_context(fresh_postgres_database(migrated=True))
 
         yield make
 

@@ -20,11 +20,11 @@ from bot.ingest import store_events
 from bot.security import hash_password
 from bot.services import Services
 from db.engine import session_scope
-from db.migrate import upgrade
 from db.models import AuditLog, Draft, User
 from handlers.base import InboundEvent
 from tests.playbooks.browser import Browser, require_chromium
 from tests.playbooks.support import LabelClassifier
+from tests.support import migrated_sqlite
 
 ROOT = Path(__file__).resolve().parents[2]
 XSS = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>'
@@ -63,8 +63,7 @@ class Customers:
 
 @pytest.fixture
 def site(tmp_path):
-    url = f"sqlite:///{tmp_path / 'replyline.db'}"
-    upgrade(url)
+    url = migrated_sqlite(tmp_path / "replyline.db")
     customers = Customers(url)
     with session_scope(customers.services.engine) as session:
         session.add(User(username="mei", password_hash=hash_password("mei password"), role="agent"))

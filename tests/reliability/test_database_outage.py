@@ -13,7 +13,6 @@ from bot.app import create_app
 from bot.config import Settings
 from bot.services import Services
 from db.engine import make_engine
-from db.migrate import upgrade
 from db.models import Message
 from tests.reliability.tcpproxy import TcpProxy
 from tests.support import (
@@ -30,8 +29,7 @@ def proxied_postgres():
     reason = postgres_available()
     if reason:
         pytest.skip(reason)
-    with fresh_postgres_database() as url:
-        upgrade(url)
+    with fresh_postgres_database(migrated=True) as url:
         parsed = make_url(url)
         proxy = TcpProxy((parsed.host or "127.0.0.1", parsed.port or 5432))
         try:

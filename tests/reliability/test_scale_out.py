@@ -19,7 +19,6 @@ from bot.ingest import store_events
 from bot.outbox import READY
 from bot.services import Services
 from db.engine import make_engine, session_scope
-from db.migrate import upgrade
 from db.models import Contact, Draft, Message, User
 from handlers.base import Channel, InboundEvent, SendResult
 from tests.support import ScriptedClassifier, fresh_postgres_database, postgres_available
@@ -32,8 +31,7 @@ def postgres_url():
     reason = postgres_available()
     if reason:
         pytest.skip(reason)
-    with fresh_postgres_database() as url:
-        upgrade(url)
+    with fresh_postgres_database(migrated=True) as url:
         yield url
 
 
