@@ -11,8 +11,10 @@ claims them (bot/claims.py: an advisory lock per conversation, skipped when anot
 holds it); it reads the waiting messages of its conversations only after claiming them,
 classifies them once, and processes them oldest first, one commit each, before letting go.
 So each message is classified and drafted by one process, and a conversation's messages are
-processed in the order they arrived. Results are committed a few messages at a time (one disk
-flush for several); the senders' contact rows are locked, in id order, for the length of that
+processed in the order they arrived. On PostgreSQL results are committed a few messages at a
+time (one disk flush for several); SQLite commits each message alone, because its write lock
+covers the whole database and webhooks waiting to store must not wait for four messages'
+drafting. The senders' contact rows are locked, in id order, for the length of that
 transaction, since one person can write in several conversations at once.
 
 A message that cannot be classified or drafted (a poison message) must not stop the worker:
@@ -49,14 +51,14 @@ from playbooks.engine import DraftCandidate, Playbooks
 log = logging.getLogger(__name__)
 HISTORY = 20  # past messages of a contact the stage rules look at
 SCAN = 1000  # waiting messages looked at to pick the next conversations
-COMMIT_EVERY = 4  # messages per transaction: fewer disk flushes, write locks still short
+COMMIT_EVERY = 4  # messages per transaction on PostgreSQL: fewer disk flushes, locks still short
 
 
 class PipelineHook(Protocol):
     """The extension point for features that act on classified messages (crisis detection).
 
     `drafts` runs inside the message's transaction and may return candidates that replace the
-    playbook's (None leaves them be); `processed` sees each batch after it committed, and an
+    playbook's (None leaves them be); `processed` sees what a round committed, and an
     empty batch after an idle round, so hooks that keep time get a turn. A hook may also have
     `stored(session, stored)`, run inside the transaction that stores those messages, for
     records that must commit with them (crisis detection's feed across processes)."""
@@ -120,18 +122,25 @@ class Pipeline:
 
     def process_pending(self, limit: int = 32) -> int:
         """Process up to `limit` stored messages of conversations no other process is working
-        on, oldest first. Returns how many were done. Hooks see every committed batch, and an
-        empty one after an idle round."""
+        on, oldest first. Returns how many were done. Hooks see what the round committed, and
+        an empty batch after an idle round."""
         candidates = self.waiting_conversations(limit, self.held_back())
         with claim_conversations(self.engine, candidates) as claimed:
             messages = self.pending(limit, claimed) if claimed else []
             if not messages:
                 self.run_hooks([])
                 return 0
-            work = list(zip(messages, self.classify(messages), strict=True))
+            results = self.classify(messages)
+            self.playbooks.prepare(results)  # slow first steps outside the write transactions
+            work = list(zip(messages, results, strict=True))
             stopped: set[int] = set()  # conversations with a message that failed this round
-            for start in range(0, len(work), COMMIT_EVERY):
-                self.run_hooks(self.store_results(work[start : start + COMMIT_EVERY], stopped))
+            every = 1 if self.engine.dialect.name == "sqlite" else COMMIT_EVERY
+            done: list[tuple[Message, Classification]] = []
+            try:
+                for start in range(0, len(work), every):
+                    done += self.store_results(work[start : start + every], stopped)
+            finally:  # once a round: crisis detection looks at the batch as a whole
+                self.run_hooks(done)
         return len(messages)
 
     def run_hooks(self, stored: list[tuple[Message, Classification]]) -> None:

@@ -175,12 +175,26 @@ class Playbooks:
 
     # ------------------------------------------------------------------ choosing
 
-    def plan(self, ctx: DraftContext) -> Plan:
-        result = ctx.classification
+    def _book(self, result: Classification) -> Playbook:
         kind = result.type if result.type in self.by_type else "other"
         if result.suggestion and kind in ("advocate", "question", "other"):
             kind = "suggestion"
-        book = self.by_type[kind]
+        return self.by_type[kind]
+
+    def prepare(self, results: list[Classification]) -> None:
+        """Build the FAQ index now if these messages' playbooks may search it: the first build
+        embeds every entry (seconds), which must not happen inside a write transaction."""
+        if any(
+            any(s.needs_faq for s in self._book(r).sections.values())
+            for r in results
+            if isinstance(r, Classification)
+        ):
+            self.faq.prepare()
+
+    def plan(self, ctx: DraftContext) -> Plan:
+        result = ctx.classification
+        book = self._book(result)
+        kind = book.type
         language = reply_language(result.language)
         primary = {"complaint": result.subtype or "unhappy", "question": "answer"}.get(kind)
         keys = [f"{primary}@{ctx.stage}", primary] if primary else []

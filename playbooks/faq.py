@@ -4,6 +4,7 @@ classifier's encoder, each answer citing the entry it came from; plus the checks
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import threading
@@ -152,6 +153,12 @@ class Faq:
 
     def get(self, entry_id: str) -> FaqEntry | None:
         return next((e for e in self.entries if e.id == entry_id), None)
+
+    def prepare(self) -> None:
+        """Build the index ahead of the first search (a failure shows in that search)."""
+        if self.entries and self.embed is not None and not self._failed:
+            with contextlib.suppress(Exception):
+                self._index()
 
     def _index(self) -> tuple[np.ndarray, list[int], np.ndarray, list[int]]:
         with self._lock:

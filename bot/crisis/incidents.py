@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
+from sqlalchemy import or_
 from sqlmodel import Session, select
 
 from bot.crisis.signals import Observation, Signal
@@ -89,12 +90,20 @@ def story_vector(incident: Incident) -> np.ndarray | None:
     return np.frombuffer(incident.story, dtype=np.float32) if incident.story else None
 
 
-def view_of(session: Session, incident: Incident) -> IncidentView:
-    rows = session.exec(
+def view_of(session: Session, incident: Incident, about: Message | None = None) -> IncidentView:
+    """The incident as matching sees it; `about` one message, only the members that matter to
+    it (that message, its author's), since an incident can hold thousands."""
+    query = (
         select(IncidentMessage.message_id, Message.contact_id)
         .join(Message, Message.id == IncidentMessage.message_id)
         .where(IncidentMessage.incident_id == incident.id)
-    ).all()
+    )
+    if about is not None:
+        same = [IncidentMessage.message_id == about.id]
+        if about.contact_id is not None:
+            same.append(Message.contact_id == about.contact_id)
+        query = query.where(or_(*same))
+    rows = session.exec(query).all()
     return IncidentView(
         id=incident.id,
         kinds=set(incident.kinds),

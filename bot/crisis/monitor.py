@@ -205,7 +205,7 @@ class CrisisMonitor:
         if message.kind != "message":
             return None
         for incident in incidents.active(session):
-            view = incidents.view_of(session, incident)
+            view = incidents.view_of(session, incident, about=message)
             if self._belongs(message, result, view):
                 incidents.link(session, incident, [message.id], "follow-up")
                 return self._holding(incident, result, contact)

@@ -76,6 +76,7 @@ class Message(SQLModel, table=True):
         UniqueConstraint("channel", "platform_event_id"),
         Index("ix_message_state_id", "state", "id"),
         Index("ix_message_conversation_id", "conversation_id", "id"),
+        Index("ix_message_contact_id", "contact_id", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
