@@ -31,6 +31,7 @@ from bench.load import (  # noqa: E402 (after the path set-up above)
     database,
     generate,
     loop_policy,
+    platform_fakes,
 )
 
 
@@ -142,9 +143,10 @@ def run(
     with (
         tempfile.TemporaryDirectory(prefix="replyline-crash-") as tmp,
         database(db, Path(tmp)) as url,
+        platform_fakes() as fakes,  # the LINE and Telegram APIs the server answers through
     ):
         log = Path(tmp) / "server.log"
-        server = Server(url, classifier, log)
+        server = Server(url, classifier, log, fakes)
         server.wait_ready()
         port = server.port
         kill_times = sorted(rng.uniform(0.1, 0.9) * seconds for _ in range(kills))
@@ -161,7 +163,7 @@ def run(
                 await asyncio.sleep(max(0.0, started + at - time.monotonic()))
                 server.kill()  # SIGKILL: no cleanup, no flush, mid-request
                 down = time.monotonic()
-                server = await asyncio.to_thread(Server, url, classifier, log, None, "serve", port)
+                server = await asyncio.to_thread(Server, url, classifier, log, fakes, "serve", port)
                 await asyncio.to_thread(server.wait_ready)
                 downtime.append(time.monotonic() - down)
             await load
