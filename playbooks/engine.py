@@ -181,24 +181,30 @@ class Playbooks:
             kind = "suggestion"
         return self.by_type[kind]
 
+    @staticmethod
+    def _keys(book: Playbook, result: Classification, stage: str) -> list[str]:
+        """The sections that may answer, most specific first."""
+        primary = {"complaint": result.subtype or "unhappy", "question": "answer"}.get(book.type)
+        keys = [f"{primary}@{stage}", primary] if primary else []
+        return keys + [stage, "default"]
+
     def prepare(self, results: list[Classification]) -> None:
-        """Build the FAQ index now if these messages' playbooks may search it: the first build
+        """Build the FAQ index now if these messages' sections may search it: the first build
         embeds every entry (seconds), which must not happen inside a write transaction."""
-        if any(
-            any(s.needs_faq for s in self._book(r).sections.values())
-            for r in results
-            if isinstance(r, Classification)
-        ):
-            self.faq.prepare()
+        for result in results:
+            if not isinstance(result, Classification):
+                continue
+            book = self._book(result)
+            names = {k for stage in STAGES for k in self._keys(book, result, stage)}
+            if any(book.sections[n].needs_faq for n in names if n in book.sections):
+                self.faq.prepare()
+                return
 
     def plan(self, ctx: DraftContext) -> Plan:
         result = ctx.classification
         book = self._book(result)
-        kind = book.type
         language = reply_language(result.language)
-        primary = {"complaint": result.subtype or "unhappy", "question": "answer"}.get(kind)
-        keys = [f"{primary}@{ctx.stage}", primary] if primary else []
-        keys += [ctx.stage, "default"]
+        keys = self._keys(book, result, ctx.stage)
         suggestion = None
         if any(book.sections.get(k) and book.sections[k].needs_faq for k in keys):
             suggestion = self.faq.best(ctx.text, given=result)

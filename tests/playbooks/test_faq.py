@@ -146,3 +146,22 @@ def test_a_question_the_classifier_embedded_is_not_embedded_again(books):
     other = Classification(**{**given.__dict__, "embedding_model": "another-encoder"})
     counting.search(text, given=other)
     assert len(embedded) == 2  # a vector from another encoder is not trusted
+
+
+def test_the_index_is_built_ahead_only_for_messages_whose_playbook_searches_the_faq(books):
+    """The pipeline prepares the index before its write transaction (the first build embeds
+    every entry); a batch whose sections never search (an unhappy customer, a troll) leaves
+    it."""
+    from dataclasses import replace
+
+    from nlp.types import Classification
+    from playbooks.engine import Playbooks
+
+    faq = Faq(books.faq.entries, books.faq.settings, books.faq.embed)
+    books = Playbooks(books.by_type, books.brand, faq)
+    result = Classification(type="complaint", scores={}, sentiment=-0.6, language="zh-Hant",
+                            confidence=0.9, subtype="unhappy")  # fmt: skip
+    books.prepare([result, replace(result, type="troll"), ValueError("no classification")])
+    assert books.faq._index_data is None
+    books.prepare([result, replace(result, subtype="misled")])  # checked against the FAQ
+    assert books.faq._index_data is not None
