@@ -68,9 +68,13 @@ def _postgres_template(admin) -> str:
         with admin.connect() as connection:
             connection.execute(text(f'CREATE DATABASE "{name}"'))
         atexit.register(_drop_database, name)
-        upgrade(make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False))
+        upgrade(_database_url(name))
         _TEMPLATES["postgresql"] = name
     return _TEMPLATES["postgresql"]
+
+
+def _database_url(name: str) -> str:
+    return make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
 
 
 def _drop_database(name: str) -> None:
@@ -90,7 +94,7 @@ def fresh_postgres_database(migrated: bool = False) -> Iterator[str]:
     with admin.connect() as connection:
         connection.execute(text(f'CREATE DATABASE "{name}"{template}'))
     try:
-        yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+        yield _database_url(name)
     finally:
         admin.dispose()
         _drop_database(name)
