@@ -19,15 +19,15 @@ import math
 import threading
 import weakref
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import tuple_
-from sqlalchemy.engine import Engine
+from sqlalchemy import bindparam, insert, select, tuple_, update
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
 
-from db.engine import session_scope
 from db.models import Contact, Conversation, Message
+from db.types import utcnow
 from handlers.base import InboundEvent
 
 NEEDS_PROCESSING = {"message", "edit"}
@@ -134,8 +134,9 @@ class GroupCommit:
     def _commit(self, batch: list[_Request]) -> None:
         if len(batch) > 1:
             try:
-                with session_scope(self.engine) as session:
-                    stored = iter(_store(session, [storable(e) for r in batch for e in r.events]))
+                with self.engine.begin() as connection:
+                    events = [storable(e) for r in batch for e in r.events]
+                    stored = iter(_store(connection, events))
                     results = [[next(stored) for _ in r.events] for r in batch]
             except Exception:  # noqa: S110 (one request spoiled the batch: each on its own)
                 pass
@@ -159,19 +160,25 @@ def _store_alone(engine: Engine, events: list[InboundEvent]) -> list[Stored]:
     """One request in its own transaction; a concurrent duplicate just retries."""
     for attempt in range(3):
         try:
-            with session_scope(engine) as session:
-                return _store(session, [storable(event) for event in events])
+            with engine.begin() as connection:
+                return _store(connection, [storable(event) for event in events])
         except IntegrityError:
             if attempt == 2:
                 raise
     raise AssertionError("unreachable")
 
 
-def _store(session: Session, events: list[InboundEvent]) -> list[Stored]:
-    """Store a batch with a few queries, whatever its size: every read comes first, so SQLite's
-    write lock (taken at the first write) is held only for the writes, and a webhook waits
-    for other writers as briefly as possible."""
-    known = _known_events(session, events)
+MESSAGE = Message.__table__
+CONTACT = Contact.__table__
+CONVERSATION = Conversation.__table__
+
+
+def _store(connection: Connection, events: list[InboundEvent]) -> list[Stored]:
+    """Store a batch with a few statements, whatever its size. Core statements, not ORM
+    objects: this runs before every acknowledgement, and the unit of work cost ten times the
+    SQL. Every read comes first, so SQLite's write lock (taken at the first write) is held
+    only for the writes, and a webhook waits for other writers as briefly as possible."""
+    known = _known_events(connection, events)
     fresh: list[InboundEvent] = []
     for event in events:
         if (event.channel, event.event_id) not in known:
@@ -180,156 +187,255 @@ def _store(session: Session, events: list[InboundEvent]) -> list[Stored]:
     if not fresh:
         return [Stored(e.event_id, known[e.channel, e.event_id], True) for e in events]
 
-    contacts = _rows(session, Contact, Contact.platform_user_id, fresh, "user_id", lock=False)
-    conversations = _rows(session, Conversation, Conversation.chat_id, fresh, "chat_id")
-    free = _lock_free_contacts(session, list(contacts.values()))
-    for event in fresh:
-        if event.user_id:
-            _touch_contact(session, contacts, free, event)
-    session.flush()  # new contacts get their ids
-    for event in fresh:
-        _touch_conversation(session, conversations, contacts, event)
-    session.flush()
-
-    messages = []
-    for event in fresh:
-        needs_work = event.kind in NEEDS_PROCESSING and event.answerable
-        contact = contacts.get((event.channel, event.user_id)) if event.user_id else None
-        messages.append(
-            Message(
-                channel=event.channel,
-                platform_event_id=event.event_id,
-                conversation_id=conversations[event.channel, event.chat_id].id,
-                contact_id=contact.id if contact else None,
-                direction="in",
-                kind=event.kind,
-                content_type=event.content_type,
-                text=event.text,
-                raw=event.raw,
-                platform_message_id=event.platform_message_id,
-                reply_token=event.reply_token,
-                sent_at=event.sent_at,
-                state="received" if needs_work else "ignored",
+    contacts = _store_contacts(connection, fresh)
+    conversations = _store_conversations(connection, fresh, contacts)
+    now = utcnow()
+    rows = [
+        {
+            **MESSAGE_DEFAULTS,
+            "channel": event.channel,
+            "platform_event_id": event.event_id,
+            "conversation_id": conversations[event.channel, event.chat_id],
+            "contact_id": contacts.get((event.channel, event.user_id)),
+            "kind": event.kind,
+            "content_type": event.content_type,
+            "text": event.text,
+            "raw": event.raw,
+            "platform_message_id": event.platform_message_id,
+            "reply_token": event.reply_token,
+            "sent_at": event.sent_at,
+            "received_at": now,
+            "state": "received"
+            if event.kind in NEEDS_PROCESSING and event.answerable
+            else "ignored",
+        }
+        for event in fresh
+    ]
+    ids = _insert(connection, MESSAGE, rows)
+    for event, row, message_id in zip(fresh, rows, ids, strict=True):  # replies, edits: rare
+        links = {
+            column: _find_earlier(connection, row["conversation_id"], message_id, platform_id)
+            for column, platform_id in (
+                ("reply_to_message_id", event.reply_to_platform_message_id),
+                ("edit_of_id", event.edit_of_platform_message_id),
             )
-        )
-    session.add_all(messages)
-    session.flush()
-    for event, message in zip(fresh, messages, strict=True):  # replies and edits: rare
-        if event.reply_to_platform_message_id:
-            message.reply_to_message_id = _find_earlier(
-                session, message, event.reply_to_platform_message_id
-            )
-        if event.edit_of_platform_message_id:
-            message.edit_of_id = _find_earlier(session, message, event.edit_of_platform_message_id)
-    ids = {(m.channel, m.platform_event_id): m.id for m in messages}
+            if platform_id
+        }
+        if links:
+            connection.execute(update(MESSAGE).where(MESSAGE.c.id == message_id).values(**links))
+    new = {(e.channel, e.event_id): i for e, i in zip(fresh, ids, strict=True)}
     results, seen = [], set()
     for event in events:
         key = (event.channel, event.event_id)
-        new = key in ids and key not in seen
+        first = key in new and key not in seen
         seen.add(key)
-        results.append(Stored(event.event_id, ids.get(key) or known[key], duplicate=not new))
+        results.append(Stored(event.event_id, new.get(key) or known[key], duplicate=not first))
     return results
 
 
-def _known_events(session: Session, events: list[InboundEvent]) -> dict[tuple[str, str], int]:
+# What the ORM would fill in for an inbound message the event does not describe.
+MESSAGE_DEFAULTS = {
+    "direction": "in",
+    "reply_to_message_id": None,
+    "edit_of_id": None,
+    "processed_at": None,
+    "attempts": 0,
+    "error": None,
+    "retry_at": None,
+    "type": None,
+    "type_scores": None,
+    "subtype": None,
+    "sentiment": None,
+    "language": None,
+    "suggestion": None,
+    "confidence": None,
+    "low_confidence": None,
+    "stage": None,
+    "priority": 0,
+    "incident_id": None,
+}
+
+
+def _insert(connection: Connection, table, rows: list[dict]) -> list[int]:
+    """Insert `rows` in one statement; their new ids, in order."""
+    if not rows:
+        return []
+    return list(connection.execute(INSERTS[table.name], rows).scalars())
+
+
+def _known_events(connection: Connection, events: list[InboundEvent]) -> dict:
     """(channel, event id) -> message id, of the events stored before."""
-    wanted = {(e.channel, e.event_id) for e in events}
-    rows = session.exec(
-        select(Message.channel, Message.platform_event_id, Message.id).where(
-            tuple_(Message.channel, Message.platform_event_id).in_(sorted(wanted))
-        )
-    ).all()
+    wanted = sorted({(e.channel, e.event_id) for e in events})
+    rows = connection.execute(KNOWN_EVENTS, {"keys": wanted})
     return {(channel, event_id): message_id for channel, event_id, message_id in rows}
 
 
-def _rows(
-    session: Session, model, column, events: list[InboundEvent], key: str, lock: bool = True
-) -> dict:
-    """The existing contacts or conversations the events name, by (channel, platform id).
-    With `lock`, on PostgreSQL, they are locked in id order, so batches of several processes
-    never wait on each other in a circle (PostgreSQL would abort one as a deadlock, and the
-    platform would get a 503). FOR NO KEY UPDATE: enough to update them, and it lets through
-    the KEY SHARE locks that rows referring to them take (the pipeline's drafts), so a webhook
-    does not wait for a drafting transaction."""
-    wanted = {(e.channel, getattr(e, key)) for e in events if getattr(e, key) is not None}
+# Built once: building a statement costs more than running it on SQLite.
+KNOWN_EVENTS = select(MESSAGE.c.channel, MESSAGE.c.platform_event_id, MESSAGE.c.id).where(
+    tuple_(MESSAGE.c.channel, MESSAGE.c.platform_event_id).in_(bindparam("keys", expanding=True))
+)
+
+
+def _named(table, column):
+    """Rows of `table` by (channel, `column`): as read, and locked on PostgreSQL."""
+    query = select(table).where(
+        tuple_(table.c.channel, column).in_(bindparam("keys", expanding=True))
+    )
+    return query, query.order_by(table.c.id).with_for_update(key_share=True)
+
+
+CONTACTS_NAMED, _ = _named(CONTACT, CONTACT.c.platform_user_id)
+CONVERSATIONS_NAMED, CONVERSATIONS_LOCKED = _named(CONVERSATION, CONVERSATION.c.chat_id)
+FREE_CONTACTS = (
+    select(CONTACT)
+    .where(CONTACT.c.id.in_(bindparam("ids", expanding=True)))
+    .order_by(CONTACT.c.id)
+    .with_for_update(key_share=True, skip_locked=True)
+)
+SEEN_CONTACT = (
+    update(CONTACT)
+    .where(CONTACT.c.id == bindparam("_id"))
+    .values(last_seen_at=bindparam("last_seen_at"), display_name=bindparam("display_name"))
+)
+LATEST_IN_CONVERSATION = (
+    update(CONVERSATION)
+    .where(CONVERSATION.c.id == bindparam("_id"))
+    .values(last_message_at=bindparam("last_message_at"))
+)
+INSERTS = {
+    table.name: insert(table).returning(table.c.id, sort_by_parameter_order=True)
+    for table in (MESSAGE, CONTACT, CONVERSATION)
+}
+
+
+def _existing(connection: Connection, queries: tuple, column: str, wanted: set) -> dict:
+    """The existing contacts or conversations named by (channel, platform id), with the
+    first of `queries`, or on PostgreSQL the second (None: the same)."""
     if not wanted:
         return {}
-    query = select(model).where(tuple_(model.channel, column).in_(sorted(wanted)))
-    if lock and session.get_bind().dialect.name == "postgresql":
-        query = query.order_by(model.id).with_for_update(key_share=True)
-    return {(row.channel, getattr(row, column.key)): row for row in session.exec(query)}
+    plain, locked = queries
+    query = locked if locked is not None and connection.dialect.name == "postgresql" else plain
+    rows = connection.execute(query, {"keys": sorted(wanted)})
+    return {(row.channel, row._mapping[column]): row for row in rows}
 
 
-def _lock_free_contacts(session: Session, contacts: list[Contact]) -> set[int]:
-    """Lock (and reload) those of the existing contacts no other transaction holds; their
-    ids. The pipeline holds a sender's row while it drafts their messages, which can take
+def _lock_free(connection: Connection, contacts: dict) -> dict:
+    """Those of the existing contacts no other transaction holds, locked and read afresh.
+    The pipeline holds a sender's row while it drafts their messages, which can take
     seconds, and an acknowledgement must not wait for that (nor can it deadlock: it never
     waits). A contact skipped misses nothing for messages: the pipeline moves last_seen_at
     on when it processes them; a new display name waits for the sender's next event."""
-    if not contacts:
-        return set()
-    if session.get_bind().dialect.name != "postgresql":
-        return {c.id for c in contacts}
-    query = (
-        select(Contact)
-        .where(Contact.id.in_(sorted(c.id for c in contacts)))
-        .order_by(Contact.id)
-        .with_for_update(key_share=True, skip_locked=True)
-        .execution_options(populate_existing=True)
-    )
-    return {c.id for c in session.exec(query)}
+    if not contacts or connection.dialect.name != "postgresql":
+        return contacts
+    rows = connection.execute(FREE_CONTACTS, {"ids": sorted(r.id for r in contacts.values())})
+    return {(row.channel, row.platform_user_id): row for row in rows}
 
 
-def _touch_contact(session: Session, contacts: dict, free: set[int], event: InboundEvent) -> None:
-    contact = contacts.get((event.channel, event.user_id))
-    if contact is None:
-        contacts[event.channel, event.user_id] = contact = Contact(
-            channel=event.channel,
-            platform_user_id=event.user_id,
-            display_name=event.user_name,
-            first_seen_at=event.sent_at,
-            last_seen_at=event.sent_at,
+def _store_contacts(connection: Connection, events: list[InboundEvent]) -> dict:
+    """(channel, platform user id) -> contact id for every sender, new ones inserted; the
+    senders' last_seen_at and display names brought up to date where the row is free."""
+    wanted = {(e.channel, e.user_id) for e in events if e.user_id}
+    existing = _existing(connection, (CONTACTS_NAMED, None), "platform_user_id", wanted)
+    free = _lock_free(connection, existing)
+    new: dict[tuple, dict] = {}
+    changed: dict[int, dict] = {}
+    for event in events:
+        key = (event.channel, event.user_id)
+        if not event.user_id:
+            continue
+        if key in existing:
+            row = free.get(key)
+            if row is None:
+                continue
+            change = changed.get(row.id) or {
+                "_id": row.id,
+                "last_seen_at": row.last_seen_at,
+                "display_name": row.display_name,
+            }
+            if event.sent_at > change["last_seen_at"]:
+                change["last_seen_at"] = event.sent_at
+            if event.user_name and not row.erased:
+                change["display_name"] = event.user_name
+            if change["last_seen_at"] != row.last_seen_at or (
+                change["display_name"] != row.display_name
+            ):
+                changed[row.id] = change
+        elif key not in new:
+            new[key] = {
+                "channel": event.channel,
+                "platform_user_id": event.user_id,
+                "display_name": event.user_name,
+                "stage": "identification",
+                "stage_changed_at": utcnow(),
+                "first_seen_at": event.sent_at,
+                "last_seen_at": event.sent_at,
+                "message_count": 0,
+                "erased": False,
+            }
+        else:
+            new[key]["last_seen_at"] = max(new[key]["last_seen_at"], event.sent_at)
+    if changed:
+        connection.execute(
+            update(CONTACT)
+            .where(CONTACT.c.id == bindparam("_id"))
+            .values(last_seen_at=bindparam("last_seen_at"), display_name=bindparam("display_name")),
+            list(changed.values()),
         )
-        session.add(contact)
-        return
-    if contact.id is not None and contact.id not in free:  # (None: new in this batch)
-        return
-    if event.sent_at > contact.last_seen_at:
-        contact.last_seen_at = event.sent_at
-    if event.user_name and not contact.erased and contact.display_name != event.user_name:
-        contact.display_name = event.user_name
+    ids = {key: row.id for key, row in existing.items()}
+    ids.update(zip(new, _insert(connection, CONTACT, list(new.values())), strict=True))
+    return ids
 
 
-def _touch_conversation(
-    session: Session, conversations: dict, contacts: dict, event: InboundEvent
-) -> None:
-    conversation = conversations.get((event.channel, event.chat_id))
-    if conversation is None:
-        contact = contacts.get((event.channel, event.user_id)) if event.user_id else None
-        conversations[event.channel, event.chat_id] = conversation = Conversation(
-            channel=event.channel,
-            chat_id=event.chat_id,
-            kind=event.chat_kind,
-            title=event.chat_title,
-            contact_id=contact.id if contact and event.chat_kind == "direct" else None,
-            created_at=event.sent_at,
-            last_message_at=event.sent_at,
-        )
-        session.add(conversation)
-    elif event.sent_at > conversation.last_message_at:
-        conversation.last_message_at = event.sent_at
+def _store_conversations(
+    connection: Connection, events: list[InboundEvent], contacts: dict
+) -> dict:
+    """(channel, chat id) -> conversation id for every event, new ones inserted; each one's
+    last_message_at moved on."""
+    wanted = {(e.channel, e.chat_id) for e in events}
+    queries = (CONVERSATIONS_NAMED, CONVERSATIONS_LOCKED)
+    existing = _existing(connection, queries, "chat_id", wanted)
+    new: dict[tuple, dict] = {}
+    latest: dict[int, datetime] = {}
+    for event in events:
+        key = (event.channel, event.chat_id)
+        row = existing.get(key)
+        if row is not None:
+            if event.sent_at > latest.get(row.id, row.last_message_at):
+                latest[row.id] = event.sent_at
+        elif key not in new:
+            direct = event.chat_kind == "direct" and event.user_id
+            new[key] = {
+                "channel": event.channel,
+                "chat_id": event.chat_id,
+                "kind": event.chat_kind,
+                "title": event.chat_title,
+                "contact_id": contacts.get((event.channel, event.user_id)) if direct else None,
+                "created_at": event.sent_at,
+                "last_message_at": event.sent_at,
+            }
+        else:
+            new[key]["last_message_at"] = max(new[key]["last_message_at"], event.sent_at)
+    if latest:
+        changes = [{"_id": i, "last_message_at": at} for i, at in latest.items()]
+        connection.execute(LATEST_IN_CONVERSATION, changes)
+    ids = {key: row.id for key, row in existing.items()}
+    ids.update(zip(new, _insert(connection, CONVERSATION, list(new.values())), strict=True))
+    return ids
 
 
-def _find_earlier(session: Session, message: Message, platform_id: str) -> int | None:
-    """The first message stored before `message` in its conversation with this platform id
-    (this batch's earlier messages included: they are flushed; an edit carries the id of the
-    message it edits, so it must not find itself)."""
-    return session.exec(
-        select(Message.id)
+def _find_earlier(
+    connection: Connection, conversation_id: int, message_id: int, platform_id: str
+) -> int | None:
+    """The first message stored before `message_id` in its conversation with this platform
+    id (this batch's earlier messages included; an edit carries the id of the message it
+    edits, so it must not find itself)."""
+    return connection.execute(
+        select(MESSAGE.c.id)
         .where(
-            Message.conversation_id == message.conversation_id,
-            Message.platform_message_id == platform_id,
-            Message.id < message.id,
+            MESSAGE.c.conversation_id == conversation_id,
+            MESSAGE.c.platform_message_id == platform_id,
+            MESSAGE.c.id < message_id,
         )
-        .order_by(Message.id)
-    ).first()
+        .order_by(MESSAGE.c.id)
+        .limit(1)
+    ).scalar()
