@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 
 from sqlalchemy.exc import OperationalError
 
+from bot import heap
 from bot.outbox import Outbox
 from bot.pipeline import Pipeline
 
@@ -47,6 +48,7 @@ class Worker:
         self.housekeeping_seconds = 3600.0
         self._housekept_at: float | None = None
         self.forward: Callable[[], None] | None = None  # the worker runs in a child process
+        self._settled = False
 
     def notify(self) -> None:
         """Safe to call from any thread: new work is waiting."""
@@ -90,6 +92,7 @@ class Worker:
             except Exception:  # a bug must not stop the pipeline for everything else
                 log.exception("pipeline step failed; retrying")
                 busy = 0
+            self.settle(busy)
             if not busy:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
@@ -98,6 +101,15 @@ class Worker:
                 # Let messages arriving in a burst gather into one batch: far fewer queries
                 # and commits per message, for a few milliseconds more before the draft.
                 await asyncio.sleep(self.gather_seconds)
+
+    def settle(self, busy: int) -> None:
+        """Between rounds, holding no lock: after the first round that did work (the model
+        and playbooks are loaded by then), and whenever a full collection was slow, move
+        what lives long out of the garbage collector's way (bot/heap.py)."""
+        if busy and not self._settled:
+            self._settled = heap.settle()
+        else:
+            heap.settle_if_slow()
 
     async def run_until_idle(self, max_rounds: int = 10_000) -> None:
         """Process and send until nothing is left that is due now (for simulate and tests)."""

@@ -9,6 +9,7 @@ import os
 import secrets
 import sys
 
+from bot import heap
 from bot.config import get_settings
 
 
@@ -57,6 +58,8 @@ def cmd_serve(args) -> int:
         upgrade(settings.database_url)
     app = create_app(settings)
     _print_welcome(app.state.services, settings)
+    heap.enable()
+    heap.settle()  # what the app loaded lives as long as the process (bot/heap.py)
     uvicorn.run(
         app,
         host=settings.host,
@@ -113,6 +116,7 @@ def cmd_worker(args) -> int:
         # (holding SQLite's write lock at a low priority while starved is what a thread's
         # priority alone would risk)
         os.nice(settings.worker_nice)
+    heap.enable()  # the worker settles after its first round (bot/worker.py)
     services = Services.build(settings)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_work(services, scheduler=not args.no_scheduler, wake_fd=args.wake_fd))
