@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from pydantic_core import PydanticUndefined
 from sqlalchemy import bindparam, insert, select, tuple_, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
@@ -173,6 +174,58 @@ CONTACT = Contact.__table__
 CONVERSATION = Conversation.__table__
 
 
+def _defaults(model) -> dict:
+    """What the ORM would fill in for the fields a new row leaves out (factories aside)."""
+    fields = model.model_fields.items()
+    return {n: f.default for n, f in fields if f.default is not PydanticUndefined and n != "id"}
+
+
+MESSAGE_DEFAULTS = _defaults(Message)
+CONTACT_DEFAULTS = _defaults(Contact)
+
+
+# Statements built once: building one costs more than running it on SQLite.
+KNOWN_EVENTS = select(MESSAGE.c.channel, MESSAGE.c.platform_event_id, MESSAGE.c.id).where(
+    tuple_(MESSAGE.c.channel, MESSAGE.c.platform_event_id).in_(bindparam("keys", expanding=True))
+)
+
+
+def _named(table, column):
+    """Rows of `table` by (channel, `column`): as read, and locked for PostgreSQL. Locked in id
+    order, so batches of several processes never wait on each other in a circle (PostgreSQL
+    would abort one as a deadlock, and the platform would get a 503). FOR NO KEY UPDATE:
+    enough to update them, and it lets through the KEY SHARE locks that rows referring to them
+    take (the pipeline's drafts), so a webhook does not wait for a drafting transaction."""
+    query = select(table).where(
+        tuple_(table.c.channel, column).in_(bindparam("keys", expanding=True))
+    )
+    return query, query.order_by(table.c.id).with_for_update(key_share=True)
+
+
+CONTACTS_NAMED, _ = _named(CONTACT, CONTACT.c.platform_user_id)
+CONVERSATIONS_NAMED, CONVERSATIONS_LOCKED = _named(CONVERSATION, CONVERSATION.c.chat_id)
+FREE_CONTACTS = (
+    select(CONTACT)
+    .where(CONTACT.c.id.in_(bindparam("ids", expanding=True)))
+    .order_by(CONTACT.c.id)
+    .with_for_update(key_share=True, skip_locked=True)
+)
+SEEN_CONTACT = (
+    update(CONTACT)
+    .where(CONTACT.c.id == bindparam("_id"))
+    .values(last_seen_at=bindparam("last_seen_at"), display_name=bindparam("display_name"))
+)
+LATEST_IN_CONVERSATION = (
+    update(CONVERSATION)
+    .where(CONVERSATION.c.id == bindparam("_id"))
+    .values(last_message_at=bindparam("last_message_at"))
+)
+INSERTS = {
+    table.name: insert(table).returning(table.c.id, sort_by_parameter_order=True)
+    for table in (MESSAGE, CONTACT, CONVERSATION)
+}
+
+
 def _store(connection: Connection, events: list[InboundEvent]) -> list[Stored]:
     """Store a batch with a few statements, whatever its size. Core statements, not ORM
     objects: this runs before every acknowledgement, and the unit of work cost ten times the
@@ -233,29 +286,6 @@ def _store(connection: Connection, events: list[InboundEvent]) -> list[Stored]:
     return results
 
 
-# What the ORM would fill in for an inbound message the event does not describe.
-MESSAGE_DEFAULTS = {
-    "direction": "in",
-    "reply_to_message_id": None,
-    "edit_of_id": None,
-    "processed_at": None,
-    "attempts": 0,
-    "error": None,
-    "retry_at": None,
-    "type": None,
-    "type_scores": None,
-    "subtype": None,
-    "sentiment": None,
-    "language": None,
-    "suggestion": None,
-    "confidence": None,
-    "low_confidence": None,
-    "stage": None,
-    "priority": 0,
-    "incident_id": None,
-}
-
-
 def _insert(connection: Connection, table, rows: list[dict]) -> list[int]:
     """Insert `rows` in one statement; their new ids, in order."""
     if not rows:
@@ -270,51 +300,10 @@ def _known_events(connection: Connection, events: list[InboundEvent]) -> dict:
     return {(channel, event_id): message_id for channel, event_id, message_id in rows}
 
 
-# Built once: building a statement costs more than running it on SQLite.
-KNOWN_EVENTS = select(MESSAGE.c.channel, MESSAGE.c.platform_event_id, MESSAGE.c.id).where(
-    tuple_(MESSAGE.c.channel, MESSAGE.c.platform_event_id).in_(bindparam("keys", expanding=True))
-)
-
-
-def _named(table, column):
-    """Rows of `table` by (channel, `column`): as read, and locked on PostgreSQL."""
-    query = select(table).where(
-        tuple_(table.c.channel, column).in_(bindparam("keys", expanding=True))
-    )
-    return query, query.order_by(table.c.id).with_for_update(key_share=True)
-
-
-CONTACTS_NAMED, _ = _named(CONTACT, CONTACT.c.platform_user_id)
-CONVERSATIONS_NAMED, CONVERSATIONS_LOCKED = _named(CONVERSATION, CONVERSATION.c.chat_id)
-FREE_CONTACTS = (
-    select(CONTACT)
-    .where(CONTACT.c.id.in_(bindparam("ids", expanding=True)))
-    .order_by(CONTACT.c.id)
-    .with_for_update(key_share=True, skip_locked=True)
-)
-SEEN_CONTACT = (
-    update(CONTACT)
-    .where(CONTACT.c.id == bindparam("_id"))
-    .values(last_seen_at=bindparam("last_seen_at"), display_name=bindparam("display_name"))
-)
-LATEST_IN_CONVERSATION = (
-    update(CONVERSATION)
-    .where(CONVERSATION.c.id == bindparam("_id"))
-    .values(last_message_at=bindparam("last_message_at"))
-)
-INSERTS = {
-    table.name: insert(table).returning(table.c.id, sort_by_parameter_order=True)
-    for table in (MESSAGE, CONTACT, CONVERSATION)
-}
-
-
-def _existing(connection: Connection, queries: tuple, column: str, wanted: set) -> dict:
-    """The existing contacts or conversations named by (channel, platform id), with the
-    first of `queries`, or on PostgreSQL the second (None: the same)."""
+def _existing(connection: Connection, query, column: str, wanted: set) -> dict:
+    """The existing contacts or conversations named by (channel, platform id)."""
     if not wanted:
         return {}
-    plain, locked = queries
-    query = locked if locked is not None and connection.dialect.name == "postgresql" else plain
     rows = connection.execute(query, {"keys": sorted(wanted)})
     return {(row.channel, row._mapping[column]): row for row in rows}
 
@@ -335,7 +324,7 @@ def _store_contacts(connection: Connection, events: list[InboundEvent]) -> dict:
     """(channel, platform user id) -> contact id for every sender, new ones inserted; the
     senders' last_seen_at and display names brought up to date where the row is free."""
     wanted = {(e.channel, e.user_id) for e in events if e.user_id}
-    existing = _existing(connection, (CONTACTS_NAMED, None), "platform_user_id", wanted)
+    existing = _existing(connection, CONTACTS_NAMED, "platform_user_id", wanted)
     free = _lock_free(connection, existing)
     new: dict[tuple, dict] = {}
     changed: dict[int, dict] = {}
@@ -362,25 +351,19 @@ def _store_contacts(connection: Connection, events: list[InboundEvent]) -> dict:
                 changed[row.id] = change
         elif key not in new:
             new[key] = {
+                **CONTACT_DEFAULTS,
                 "channel": event.channel,
                 "platform_user_id": event.user_id,
                 "display_name": event.user_name,
-                "stage": "identification",
                 "stage_changed_at": utcnow(),
                 "first_seen_at": event.sent_at,
                 "last_seen_at": event.sent_at,
-                "message_count": 0,
-                "erased": False,
             }
-        else:
+        else:  # a new sender's later event in the same batch
             new[key]["last_seen_at"] = max(new[key]["last_seen_at"], event.sent_at)
+            new[key]["display_name"] = event.user_name or new[key]["display_name"]
     if changed:
-        connection.execute(
-            update(CONTACT)
-            .where(CONTACT.c.id == bindparam("_id"))
-            .values(last_seen_at=bindparam("last_seen_at"), display_name=bindparam("display_name")),
-            list(changed.values()),
-        )
+        connection.execute(SEEN_CONTACT, list(changed.values()))
     ids = {key: row.id for key, row in existing.items()}
     ids.update(zip(new, _insert(connection, CONTACT, list(new.values())), strict=True))
     return ids
@@ -392,8 +375,9 @@ def _store_conversations(
     """(channel, chat id) -> conversation id for every event, new ones inserted; each one's
     last_message_at moved on."""
     wanted = {(e.channel, e.chat_id) for e in events}
-    queries = (CONVERSATIONS_NAMED, CONVERSATIONS_LOCKED)
-    existing = _existing(connection, queries, "chat_id", wanted)
+    postgres = connection.dialect.name == "postgresql"
+    query = CONVERSATIONS_LOCKED if postgres else CONVERSATIONS_NAMED
+    existing = _existing(connection, query, "chat_id", wanted)
     new: dict[tuple, dict] = {}
     latest: dict[int, datetime] = {}
     for event in events:
