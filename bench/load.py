@@ -527,10 +527,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--layout",
         choices=("single", "split", "web-only"),
-        default="single",
-        help="single: each serve runs its pipeline worker in-process; split: each serve runs it "
-        "in a child process (REPLYLINE_WORKER_PROCESS), on another core; web-only: no worker "
-        "(the acknowledgement path alone; nothing is drafted)",
+        default="split",
+        help="split (serve's default): each serve runs its pipeline worker in a child process, "
+        "on another core; single: in the web process (REPLYLINE_WORKER_PROCESS=false); "
+        "web-only: no worker (the acknowledgement path alone; nothing is drafted)",
     )
     parser.add_argument("--url", action="append", help="load running servers instead")
     parser.add_argument(

@@ -60,8 +60,9 @@ class Settings(BaseSettings):
 
     # Pipeline
     worker_enabled: bool = True  # `serve` runs the pipeline worker
-    # ... in a child process, on its own core, so webhooks are answered without waiting for it
-    worker_process: bool = False
+    # ... in a child process, on its own core, so webhooks are answered without waiting for it;
+    # unset: yes under `replyline serve`, no in an app built in code (tests, embedding)
+    worker_process: bool | None = None
     # lower CPU priority for the pipeline: the worker child's, or in-process the model thread's
     worker_nice: int = Field(default=10, ge=0, le=19)
     worker_batch_size: int = 32

@@ -155,8 +155,14 @@ class LineChannel(Channel):
                 if e.user_id and e.kind not in ("unfollow", "leave", "member_left")
             }
         )
-        names = await asyncio.gather(*(self.display_name(*w) for w in wanted))
-        found = {(chat, user): name for (_, chat, user), name in zip(wanted, names, strict=True)}
+        found = {
+            (chat, user): self._profiles.get((chat, user), _MISSING) for _, chat, user in wanted
+        }
+        missing = [w for w in wanted if found[w[1], w[2]] is _MISSING]  # usually none: no tasks
+        names = await asyncio.gather(*(self.display_name(*w) for w in missing))
+        found.update(
+            ((chat, user), name) for (_, chat, user), name in zip(missing, names, strict=True)
+        )
         for event in events:
             event.user_name = found.get((event.chat_id, event.user_id)) or event.user_name
 

@@ -54,6 +54,8 @@ def cmd_serve(args) -> int:
         settings.host = args.host
     if args.port:
         settings.port = args.port
+    if settings.worker_process is None:  # a busy inbox must not wait for the model
+        settings.worker_process = True
     if settings.is_sqlite:
         upgrade(settings.database_url)
     app = create_app(settings)
