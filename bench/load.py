@@ -114,6 +114,7 @@ class TelegramTarget(Target):
     """Telegram updates with the webhook secret token (needs the Telegram adapter)."""
 
     name: str = "telegram"
+    bot_id: str = ""  # replyline stores an update as "<bot id>:<update id>"
 
     def request(self, n, conversation):
         user = 100000 + conversation
@@ -133,7 +134,7 @@ class TelegramTarget(Target):
             "content-type": "application/json",
             "x-telegram-bot-api-secret-token": TELEGRAM_SECRET,
         }
-        return "/webhooks/telegram", headers, body, str(500000000 + n)
+        return "/webhooks/telegram", headers, body, f"{self.bot_id}:{500000000 + n}"
 
 
 TARGETS = {"web": Target, "line": LineTarget, "telegram": TelegramTarget}
@@ -547,6 +548,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.url:
             return run_against(args, args.url, target, None)
         with database(args.db, workdir) as url, platform_fakes() as fakes:
+            if isinstance(target, TelegramTarget):
+                target.bot_id = fakes["REPLYLINE_TELEGRAM_BOT_TOKEN"].split(":")[0]
             extra = {
                 "REPLYLINE_WORKER_PROCESS": str(args.layout == "split").lower(),
                 "REPLYLINE_WORKER_ENABLED": str(args.layout != "web-only").lower(),
