@@ -304,13 +304,13 @@ def test_a_send_whose_process_died_is_retried_after_its_lease_with_the_same_key(
     )
     asyncio.run(services.worker.run_until_idle())
     first, second = approve_first_candidates(services)
-    services.outbox.lease_seconds = 0.3
+    # Built first: building it can outlast the short lease on a busy machine.
+    other = Services.build(services.settings, classifier=lambda: None).outbox
+    other.lease_seconds = services.outbox.lease_seconds = 0.3
+    other.channels["web"] = channel = RecordingChannel()
     # A process claims the first reply, then dies before the platform answers.
     claimed = services.outbox.claim(services.outbox.due())
     assert [d.id for d, _ in claimed] == [first.id]
-    other = Services.build(services.settings, classifier=lambda: None).outbox
-    other.lease_seconds = 0.3
-    other.channels["web"] = channel = RecordingChannel()
     assert asyncio.run(other.send_due()) == 0, "the leased reply, and the one after it, wait"
     time.sleep(0.35)
     for _ in range(4):
