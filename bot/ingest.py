@@ -191,19 +191,22 @@ KNOWN_EVENTS = select(MESSAGE.c.channel, MESSAGE.c.platform_event_id, MESSAGE.c.
 
 
 def _named(table, column):
-    """Rows of `table` by (channel, `column`): as read, and locked for PostgreSQL. Locked in id
-    order, so batches of several processes never wait on each other in a circle (PostgreSQL
-    would abort one as a deadlock, and the platform would get a 503). FOR NO KEY UPDATE:
-    enough to update them, and it lets through the KEY SHARE locks that rows referring to them
-    take (the pipeline's drafts), so a webhook does not wait for a drafting transaction."""
-    query = select(table).where(
+    """Rows of `table` by (channel, `column`)."""
+    return select(table).where(
         tuple_(table.c.channel, column).in_(bindparam("keys", expanding=True))
     )
-    return query, query.order_by(table.c.id).with_for_update(key_share=True)
 
 
-CONTACTS_NAMED, _ = _named(CONTACT, CONTACT.c.platform_user_id)
-CONVERSATIONS_NAMED, CONVERSATIONS_LOCKED = _named(CONVERSATION, CONVERSATION.c.chat_id)
+CONTACTS_NAMED = _named(CONTACT, CONTACT.c.platform_user_id)
+CONVERSATIONS_NAMED = _named(CONVERSATION, CONVERSATION.c.chat_id)
+# On PostgreSQL, conversations are locked in id order, so batches of several processes never
+# wait on each other in a circle (PostgreSQL would abort one as a deadlock, and the platform
+# would get a 503). FOR NO KEY UPDATE: enough to update them, and it lets through the KEY SHARE
+# locks that rows referring to them take (the pipeline's drafts), so a webhook does not wait
+# for a drafting transaction.
+CONVERSATIONS_LOCKED = CONVERSATIONS_NAMED.order_by(CONVERSATION.c.id).with_for_update(
+    key_share=True
+)
 FREE_CONTACTS = (
     select(CONTACT)
     .where(CONTACT.c.id.in_(bindparam("ids", expanding=True)))
