@@ -188,6 +188,11 @@ class Playbooks:
         keys = [f"{primary}@{stage}", primary] if primary else []
         return keys + [stage, "default"]
 
+    @staticmethod
+    def _searches_faq(book: Playbook, keys) -> bool:
+        """Whether any of these sections (those the book has) may answer from the FAQ."""
+        return any(book.sections[k].needs_faq for k in keys if k in book.sections)
+
     def prepare(self, results: list[Classification]) -> None:
         """Build the FAQ index now if these messages' sections may search it: the first build
         embeds every entry (seconds), which must not happen inside a write transaction."""
@@ -196,7 +201,7 @@ class Playbooks:
                 continue
             book = self._book(result)
             names = {k for stage in STAGES for k in self._keys(book, result, stage)}
-            if any(book.sections[n].needs_faq for n in names if n in book.sections):
+            if self._searches_faq(book, names):
                 self.faq.prepare()
                 return
 
@@ -206,7 +211,7 @@ class Playbooks:
         language = reply_language(result.language)
         keys = self._keys(book, result, ctx.stage)
         suggestion = None
-        if any(book.sections.get(k) and book.sections[k].needs_faq for k in keys):
+        if self._searches_faq(book, keys):
             suggestion = self.faq.best(ctx.text, given=result)
         for key in keys:
             section = book.sections.get(key)
