@@ -24,6 +24,7 @@ from db.models.playbooks import (
 )
 from db.models.reliability import LoginFailure
 from db.models.scheduler import apscheduler_jobs
+from db.models.sync import Redraft, StateVersion
 
 __all__ = [
     "AppMeta",
@@ -54,4 +55,7 @@ __all__ = [
     "IncidentAlert",
     "IncidentMessage",
     "IncidentNote",
+    # several processes
+    "Redraft",
+    "StateVersion",
 ]
