@@ -30,5 +30,16 @@ async def start_scheduler(services: Services) -> bool:
     return True
 
 
+async def open_job_table(services: Services) -> bool:
+    """For a process that leaves running jobs to others (serve's pipeline child): open the
+    shared job table so what happens here can still be timed there, e.g. the alert timer of
+    an incident this process opens. False when the scheduler is switched off."""
+    if not services.settings.scheduler_enabled:
+        return False
+    await services.scheduler.start(lead=False)
+    crisis.install(services)
+    return True
+
+
 async def stop_scheduler(services: Services) -> None:
     await services.scheduler.stop()

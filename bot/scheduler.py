@@ -58,6 +58,7 @@ LOCK_NAME = "replyline:scheduler"
 MissedHandler = Callable[[str, datetime], None]
 _missed_handlers: dict[str, MissedHandler] = {}
 _leader: Scheduler | None = None
+_opened: Scheduler | None = None  # the job table this process opened, leading or not
 
 
 def on_missed(prefix: str, handler: MissedHandler) -> None:
@@ -72,6 +73,13 @@ def context() -> Any:
     if _leader is None:
         raise RuntimeError("no scheduler is leading in this process")
     return _leader.context
+
+
+def current() -> Scheduler | None:
+    """The scheduler this process started, leading or not: any process that opened the job
+    table can add and remove jobs (a supervisor's acknowledgement ends an alert timer in
+    whichever process receives it)."""
+    return _leader or _opened
 
 
 class Leadership(ABC):
@@ -247,18 +255,23 @@ class Scheduler:
         """Open the job table (to add and remove jobs) and, with `lead`, compete to run jobs.
         Short-lived processes such as the CLI start with `lead=False`. Starting again while
         started (two test clients on one app) only counts; the last stop stops."""
+        global _opened
         self._starts += 1
         if self._starts > 1:
             return
         self._loop = asyncio.get_running_loop()
         self.aps.start(paused=True)
+        _opened = self
         if lead:
             self._task = asyncio.create_task(self._lead(), name="scheduler-leadership")
 
     async def stop(self) -> None:
+        global _opened
         self._starts = max(0, self._starts - 1)
         if self._starts or not self.aps.running:
             return
+        if _opened is self:
+            _opened = None
         if self._loop is not asyncio.get_running_loop():
             # started on an event loop that has ended since: nothing left to await there
             self._task = None

@@ -56,11 +56,16 @@ class Services:
             retry_seconds=settings.message_retry_seconds,
             model_thread=ModelThread(0 if settings.worker_process else settings.worker_nice),
         )
+        monitor = None
         if settings.crisis_enabled:
-            pipeline.hooks.append(CrisisMonitor.build(settings, engine, pipeline))
+            monitor = CrisisMonitor.build(settings, engine, pipeline)
+            monitor.channels = channels
+            pipeline.hooks.append(monitor)
 
         outbox = Outbox(engine, channels, lease_seconds=settings.send_lease_seconds)
         worker = Worker(pipeline, outbox, settings.worker_batch_size, settings.worker_poll_seconds)
+        if monitor is not None:  # an incident opened in a round is alerted in that round
+            worker.jobs.append(monitor.send_opened)
         staff = staff_review(engine, channels, settings.telegram_staff_chat_id)
         if staff:  # pending drafts are also reviewed from the Telegram staff chat
             worker.jobs.append(staff.run_once)

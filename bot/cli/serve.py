@@ -126,15 +126,15 @@ def cmd_worker(args) -> int:
 
 
 async def _work(services, scheduler: bool = True, wake_fd: int | None = None) -> None:
-    """The pipeline worker with the scheduler alongside, both stopped together, also on
-    SIGTERM (so another process takes over scheduled jobs at once)."""
+    """The pipeline worker with the scheduler alongside (without `scheduler`, only the shared
+    job table, to add jobs others run), both stopped together, also on SIGTERM (so another
+    process takes over scheduled jobs at once)."""
     import signal
 
-    from bot.jobs import start_scheduler, stop_scheduler
+    from bot.jobs import open_job_table, start_scheduler, stop_scheduler
     from bot.worker_process import watch_wake_pipe
 
-    if scheduler:
-        await start_scheduler(services)
+    opened = await (start_scheduler(services) if scheduler else open_job_table(services))
     work = asyncio.create_task(services.worker.run())
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, work.cancel)
@@ -145,5 +145,5 @@ async def _work(services, scheduler: bool = True, wake_fd: int | None = None) ->
         with contextlib.suppress(asyncio.CancelledError):
             await work
     finally:
-        if scheduler:
+        if opened:
             await stop_scheduler(services)

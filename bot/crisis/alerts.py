@@ -115,8 +115,10 @@ def alert_text(incident: Incident, round_: int, tier: int, console_url: str) -> 
 
 
 def schedule(jobs, incident_id: int, policy: AlertPolicy, now: datetime | None = None) -> None:
-    """Start the incident's alert timer on the shared scheduler (`services.scheduler`): the
-    first round at once, then one every `repeat` until someone acknowledges."""
+    """Put the incident's alert timer in the shared job table (any process that opened it may,
+    the leader runs it): a round at once (the process that opened the incident usually sent
+    it already, and then this run finds its interval taken), then one every `repeat` until
+    someone acknowledges, each `escalate` adding a tier."""
     start = (now or utcnow()) + timedelta(seconds=1)  # an interval trigger's first run
     jobs.add_job(
         "bot.crisis.alerts:alert_job",
@@ -128,13 +130,15 @@ def schedule(jobs, incident_id: int, policy: AlertPolicy, now: datetime | None =
 
 
 def cancel(incident_id: int, jobs=None) -> None:
-    """Stop the timer now if we can reach the scheduler; otherwise its next run stops it."""
+    """Remove the timer from the shared job table, from whichever process opened it (leading
+    or not); in a process without one, the job's next run sees the incident and ends itself."""
+    jobs = jobs or scheduler.current()
     if jobs is None:
-        try:
-            jobs = scheduler.context().scheduler
-        except RuntimeError:  # this process does not run jobs: the job ends itself
-            return
-    jobs.remove_job(job_id(incident_id))
+        return
+    try:
+        jobs.remove_job(job_id(incident_id))
+    except Exception:  # the job ends itself at its next run anyway
+        log.exception("incident %s: could not remove its alert timer", incident_id)
 
 
 async def alert_job(incident_id: int) -> None:

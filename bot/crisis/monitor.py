@@ -147,7 +147,9 @@ class CrisisMonitor:
         self.embedder = embedder
         self.brand = brand
         self.pipeline = None  # set by Services: re-drafts messages that join an incident
-        self.scheduler = None  # the shared scheduler, once it started (see install)
+        self.channels = None  # set by Services: this process alerts what it opens at once
+        self.scheduler = None  # the shared job table, once this process opened it (install)
+        self._to_alert: list[int] = []  # incidents opened here whose first round is owed
         # With a leadership (PostgreSQL) processes share the work: see bot/crisis/shared.py.
         self.leader = shared.Leader(leadership) if leadership is not None else None
         self.clock: Callable[[], datetime] = utcnow
@@ -358,13 +360,38 @@ class CrisisMonitor:
                     rec.incident.severity,
                     rec.incident.title,
                 )
-                if self.scheduler is not None:
-                    alerts.schedule(self.scheduler, rec.incident.id, self.policy)
-                else:
-                    log.warning(
-                        "no scheduler: incident %s is alerted when one starts", rec.incident.id
-                    )
+                self._start_alerts(rec.incident.id)
         return recorded
+
+    def _start_alerts(self, incident_id: int) -> None:
+        """The first round goes out from here at once (`send_opened`); the timer in the shared
+        job table repeats and escalates it, run by whichever process leads the scheduler."""
+        with self._lock:
+            self._to_alert.append(incident_id)
+        if self.scheduler is None:
+            log.warning("no job table: incident %s is repeated once a scheduler starts",
+                        incident_id)  # fmt: skip
+            return
+        try:
+            alerts.schedule(self.scheduler, incident_id, self.policy)
+        except Exception:  # the first round still goes; the leader restores timers on start
+            log.exception("incident %s: could not store its alert timer", incident_id)
+
+    async def send_opened(self) -> int:
+        """A worker job: send the first round of the incidents opened in this process (a
+        round is claimed under a row lock, so it goes out once whoever else tries)."""
+        with self._lock:
+            owed, self._to_alert = self._to_alert, []
+        if not owed or self.channels is None:
+            return 0
+        sent = 0
+        for incident_id in owed:
+            try:
+                sent += await alerts.send_round(self.engine, self.channels, self.policy,
+                                                incident_id)  # fmt: skip
+            except Exception:  # the timer's first run sends it instead
+                log.exception("incident %s: the first alert round failed", incident_id)
+        return sent
 
     def _belongs(self, message: Message, result: Classification, view) -> bool:
         vector = None
@@ -517,6 +544,10 @@ def install(services) -> None:
     if monitor is None:
         return
     monitor.scheduler = services.scheduler
-    restored = alerts.reschedule_open(services.scheduler, monitor.engine, monitor.policy)
+    try:
+        restored = alerts.reschedule_open(services.scheduler, monitor.engine, monitor.policy)
+    except Exception:  # another process restoring the same timers at once; it has them
+        log.exception("crisis alerts: restoring the timers of open incidents failed")
+        return
     if restored:
         log.info("crisis alerts restarted for %d open incidents", restored)
