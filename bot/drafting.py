@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from bot.notices import add_notice
+from bot.queue import stamp_due
 from bot.review import CRISIS_PRIORITY, is_crisis
 from db.models import (
     AfterHoursAck,
@@ -101,6 +102,8 @@ def draft_message(
             message,
         )
     drafts = _store(session, message, candidates, flags, first_rank)
+    stamp_due(message, drafts, playbooks.brand.hours)  # the review queue is ordered by it
+    session.add(message)
     if not allow_auto:
         return drafts
 

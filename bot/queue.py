@@ -1,6 +1,10 @@
 """The review queue as people work it: pending messages with their candidates, context, stage
 history, scores, assignee and first-response deadline, most urgent first (crisis-related, then
-first-response target about to be missed, then complaints), filtered by what the user picked."""
+first-response target about to be missed, then complaints), filtered by what the user picked.
+
+The database orders, filters and pages the queue (the deadline is stored on the message when
+its drafts are written), and one page is completed with a fixed number of queries, so a
+request costs the same with ten pending messages or ten thousand."""
 
 from __future__ import annotations
 
@@ -8,11 +12,13 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from sqlalchemy import case, func, literal, or_, union_all
 from sqlmodel import Session, select
 
-from bot.review import OPEN, is_crisis, required_role
+from bot.review import CRISIS_PRIORITY, OPEN, is_crisis, required_role
 from db.models import (
     Assignment,
+    AuditLog,
     Contact,
     Conversation,
     Draft,
@@ -26,7 +32,10 @@ from db.types import utcnow
 from playbooks.hours import BusinessHours
 
 CONTEXT = 5  # earlier messages shown with each item
+STAGES_SHOWN = 5  # stage moves shown with each item
+PAGE_SIZE = 50
 FILTERS = ("channel", "type", "stage", "language", "assignee")
+DEFAULT_TARGET = 60  # first-response minutes when a playbook names none
 
 
 @dataclass
@@ -74,16 +83,6 @@ class QueueItem:
             return "late"
         return "soon" if self.due_at - now <= timedelta(minutes=warn_minutes) else "ok"
 
-    def urgency(self, now: datetime, warn_minutes: int) -> tuple:
-        return (
-            not self.crisis,
-            -self.message.priority,
-            self.sla(now, warn_minutes) == "ok",
-            self.message.type != "complaint",
-            self.due_at,
-            self.message.id,
-        )
-
     @property
     def version(self) -> str:
         """Changes whenever anything shown about the item changes (for live updates)."""
@@ -100,6 +99,17 @@ class QueueItem:
         return hashlib.sha1("|".join(parts).encode(), usedforsecurity=False).hexdigest()[:12]
 
 
+def target_minutes(draft: Draft) -> int:
+    return int((draft.policy or {}).get("first_response_minutes", DEFAULT_TARGET))
+
+
+def stamp_due(message: Message, drafts: list[Draft], hours: BusinessHours) -> None:
+    """Store when the message must first be answered (its drafts' shortest target, counted in
+    business hours), so the database can order the queue by it."""
+    if drafts:
+        message.due_at = hours.due(message.received_at, min(target_minutes(d) for d in drafts))
+
+
 def build_queue(
     session: Session,
     hours: BusinessHours,
@@ -107,69 +117,109 @@ def build_queue(
     user: User,
     warn_minutes: int = 10,
     now: datetime | None = None,
-    limit: int = 100,
+    limit: int = PAGE_SIZE,
+    offset: int = 0,
 ) -> list[QueueItem]:
+    """One page of the queue, most urgent first, in a fixed number of queries."""
     now = now or utcnow()
-    query = (
-        select(Draft, Message)
-        .join(Message, Message.id == Draft.message_id)
-        .where(Draft.status == OPEN)
-        .order_by(Draft.message_id, Draft.rank)
-    )
-    for name in ("channel", "type", "stage", "language"):
-        value = getattr(filters, name)
-        if value:
-            query = query.where(getattr(Message, name) == value)
-    if filters.assignee:
-        assigned = select(Assignment.message_id)
-        if filters.assignee == "none":
-            query = query.where(Message.id.not_in(assigned))
-        else:
-            who = user.id if filters.assignee == "me" else _user_id(session, filters.assignee)
-            query = query.where(Message.id.in_(assigned.where(Assignment.user_id == who)))
-    rows = session.exec(query).all()
-    by_message: dict[int, tuple[Message, list[Draft]]] = {}
-    for draft, message in rows:
-        by_message.setdefault(message.id, (message, []))[1].append(draft)
-    if not by_message:
+    messages = session.exec(
+        select(Message)
+        .where(*_conditions(session, filters, user))
+        .order_by(*_urgency(now, warn_minutes))
+        .offset(offset)
+        .limit(limit)
+    ).all()
+    if not messages:
         return []
-    ids = list(by_message)
-    assignments = {
-        a.message_id: a
-        for a in session.exec(select(Assignment).where(Assignment.message_id.in_(ids))).all()
-    }
-    users = {u.id: u for u in session.exec(select(User)).all()}
-    held = set(
-        session.exec(select(Handoff.conversation_id).where(Handoff.released_at.is_(None))).all()
+    ids = [m.id for m in messages]
+    drafts: dict[int, list[Draft]] = {}
+    for draft in session.exec(
+        select(Draft)
+        .where(Draft.message_id.in_(ids), Draft.status == OPEN)
+        .order_by(Draft.message_id, Draft.rank)
+    ).all():
+        drafts.setdefault(draft.message_id, []).append(draft)
+    contacts = _by_id(session, Contact, {m.contact_id for m in messages if m.contact_id})
+    conversations = _by_id(session, Conversation, {m.conversation_id for m in messages})
+    assignees = dict(
+        session.exec(
+            select(Assignment.message_id, User)
+            .join(User, User.id == Assignment.user_id)
+            .where(Assignment.message_id.in_(ids))
+        ).all()
     )
+    held = set(
+        session.exec(
+            select(Handoff.conversation_id).where(
+                Handoff.released_at.is_(None), Handoff.conversation_id.in_(list(conversations))
+            )
+        ).all()
+    )
+    context = _contexts(session, messages)
+    stages = _stage_histories(session, list(contacts))
     items = []
-    for message, drafts in by_message.values():
-        target = min(int((d.policy or {}).get("first_response_minutes", 60)) for d in drafts)
-        flags = sorted({f for d in drafts for f in (d.policy or {}).get("flags", [])})
-        assignment = assignments.get(message.id)
+    for message in messages:
+        own = drafts.get(message.id, [])
+        target = min((target_minutes(d) for d in own), default=DEFAULT_TARGET)
+        flags = sorted({f for d in own for f in (d.policy or {}).get("flags", [])})
         items.append(
             QueueItem(
                 message=message,
-                drafts=drafts,
-                contact=session.get(Contact, message.contact_id) if message.contact_id else None,
-                conversation=session.get(Conversation, message.conversation_id),
-                assignee=users.get(assignment.user_id) if assignment else None,
-                context=[],
-                stages=[],
-                due_at=hours.due(message.received_at, target),
+                drafts=own,
+                contact=contacts.get(message.contact_id),
+                conversation=conversations[message.conversation_id],
+                assignee=assignees.get(message.id),
+                context=context.get(message.id, []),
+                stages=stages.get(message.contact_id, []),
+                due_at=message.due_at or hours.due(message.received_at, target),
                 target_minutes=target,
-                role=max((required_role(d, message) for d in drafts), key=_rank),
+                role=max((required_role(d, message) for d in own), key=_rank, default="agent"),
                 handoff=message.conversation_id in held,
                 flags=[f for f in flags if f != "handoff"],
             )
         )
-    items.sort(key=lambda item: item.urgency(now, warn_minutes))
-    items = items[:limit]
-    for item in items:
-        item.context = _context(session, item.message)
-        if item.contact:
-            item.stages = _stages(session, item.contact.id)
     return items
+
+
+def count_queue(session: Session, filters: QueueFilters, user: User) -> int:
+    """How many messages wait for review under these filters (all pages)."""
+    return session.exec(
+        select(func.count(Message.id)).where(*_conditions(session, filters, user))
+    ).one()
+
+
+def _conditions(session: Session, filters: QueueFilters, user: User) -> list:
+    """Messages with a pending draft (found through the draft index) that pass the filters."""
+    conditions = [Message.id.in_(select(Draft.message_id).where(Draft.status == OPEN))]
+    for name in ("channel", "type", "stage", "language"):
+        value = getattr(filters, name)
+        if value:
+            conditions.append(getattr(Message, name) == value)
+    if filters.assignee:
+        assigned = select(Assignment.message_id)
+        if filters.assignee == "none":
+            conditions.append(Message.id.not_in(assigned))
+        else:
+            who = user.id if filters.assignee == "me" else _user_id(session, filters.assignee)
+            conditions.append(Message.id.in_(assigned.where(Assignment.user_id == who)))
+    return conditions
+
+
+def _urgency(now: datetime, warn_minutes: int) -> tuple:
+    """The queue's order as SQL: crisis-related first (the higher priority first), then
+    first-response deadlines within `warn_minutes` (or missed), then complaints, then the
+    earliest deadline. A message drafted before deadlines were stored counts as due on
+    arrival."""
+    crisis = or_(Message.incident_id.is_not(None), Message.priority >= CRISIS_PRIORITY)
+    due = func.coalesce(Message.due_at, Message.received_at)
+    return (
+        case((crisis, 0), else_=1),
+        Message.priority.desc(),
+        case((due <= now + timedelta(minutes=warn_minutes), 0), else_=1),
+        case((Message.type == "complaint", 0), else_=1),
+        due,
+        Message.id,
+    )
 
 
 def _rank(role: str) -> int:
@@ -181,25 +231,69 @@ def _user_id(session: Session, username: str) -> int:
     return found if found is not None else -1
 
 
-def _context(session: Session, message: Message) -> list[Message]:
-    rows = session.exec(
-        select(Message)
-        .where(Message.conversation_id == message.conversation_id, Message.id < message.id)
-        .order_by(Message.id.desc())
-        .limit(CONTEXT)
-    ).all()
-    return list(reversed(rows))
+def _by_id(session: Session, model, ids: set[int]) -> dict:
+    if not ids:
+        return {}
+    return {row.id: row for row in session.exec(select(model).where(model.id.in_(ids))).all()}
 
 
-def _stages(session: Session, contact_id: int) -> list[StageTransition]:
-    return list(
-        session.exec(
-            select(StageTransition)
-            .where(StageTransition.contact_id == contact_id)
-            .order_by(StageTransition.id.desc())
-            .limit(5)
-        ).all()
-    )
+def _latest(session: Session, model, arms: list[tuple[int, list]], count: int) -> dict[int, list]:
+    """The `count` newest rows of `model` for each (key, conditions) arm, oldest first, in one
+    statement: a union of small index lookups rather than a query per item."""
+    if not arms:
+        return {}
+    parts = []
+    for key, conditions in arms:
+        arm = (
+            select(model.id.label("id"), literal(key).label("key"))
+            .where(*conditions)
+            .order_by(model.id.desc())
+            .limit(count)
+            .subquery()
+        )
+        parts.append(select(arm.c.id, arm.c.key))
+    pairs = session.exec(union_all(*parts)).all()
+    rows = _by_id(session, model, {row_id for row_id, _ in pairs})
+    found: dict[int, list] = {}
+    for row_id, key in sorted(pairs):
+        found.setdefault(key, []).append(rows[row_id])
+    return found
+
+
+def _contexts(session: Session, messages: list[Message]) -> dict[int, list[Message]]:
+    """The messages just before each one in its conversation."""
+    arms = [
+        (m.id, [Message.conversation_id == m.conversation_id, Message.id < m.id]) for m in messages
+    ]
+    return _latest(session, Message, arms, CONTEXT)
+
+
+def _stage_histories(session: Session, contact_ids: list[int]) -> dict[int, list]:
+    """Each contact's latest stage moves, newest first."""
+    arms = [(c, [StageTransition.contact_id == c]) for c in contact_ids]
+    return {
+        c: rows[::-1] for c, rows in _latest(session, StageTransition, arms, STAGES_SHOWN).items()
+    }
+
+
+def queue_version(connection) -> str:
+    """A fingerprint of what the queue page shows, cheap enough to read every second: new
+    messages and drafts, decisions (every one is audited), claims, handoffs and notices."""
+    pending = select(func.count()).select_from(Draft).where(Draft.status == OPEN)
+    failed = select(func.count()).select_from(Draft).where(Draft.status == "failed")
+    held = select(func.count()).select_from(Handoff).where(Handoff.released_at.is_(None))
+    parts = [
+        select(func.max(Message.id)),
+        select(func.max(Draft.id)),
+        pending,
+        failed,
+        select(func.max(AuditLog.id)),
+        select(func.max(Handoff.id)),
+        held,
+        select(func.max(StaffNotice.id)),
+    ]
+    row = connection.execute(select(*(p.scalar_subquery() for p in parts))).one()
+    return "-".join(str(value or 0) for value in row)
 
 
 def open_handoffs(session: Session) -> list[tuple[Handoff, Conversation, Message]]:

@@ -115,6 +115,9 @@ class Message(SQLModel, table=True):
     # supervisor
     priority: int = 0
     incident_id: int | None = Field(default=None, index=True)
+    # first-response deadline in business hours, stored when drafts are written so the
+    # database can order and page the review queue (bot/queue.py)
+    due_at: datetime | None = _opt_ts()
 
 
 class Draft(SQLModel, table=True):
@@ -124,7 +127,10 @@ class Draft(SQLModel, table=True):
     sibling candidate was chosen.
     """
 
-    __table_args__ = (Index("ix_draft_status_id", "status", "id"),)
+    __table_args__ = (
+        Index("ix_draft_status_id", "status", "id"),
+        Index("ix_draft_status_message_id", "status", "message_id"),  # the review queue
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     message_id: int = Field(foreign_key="message.id", index=True)
