@@ -7,25 +7,34 @@ import csv
 import io
 from datetime import timedelta
 from typing import Annotated
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import (
+    HTMLResponse,
+    JSONResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
 from sqlmodel import select
 
 from bot import review
-from bot.deps import CurrentLogin, CurrentUser, ServicesDep, SessionDep, SessionsDep
+from bot.deps import CurrentLogin, CurrentUser, ServicesDep, SessionDep, SessionsDep, current_user
 from bot.queue import (
+    PAGE_SIZE,
     QueueFilters,
     build_queue,
+    count_queue,
     open_handoffs,
     recent_notices,
     response_stats,
 )
+from bot.queue_live import QueueWatch, stream
 from bot.security import SESSION_COOKIE, SESSION_MAX_AGE, verify_password
 from db.engine import session_scope
-from db.models import AuditLog, Draft, Message, User
+from db.models import AuditLog, Conversation, Draft, Message, User
 from db.types import utcnow
 from nlp.types import COMMENTER_TYPES, COMPLAINT_SUBTYPES, LANGUAGES, STAGES
 
@@ -81,17 +90,35 @@ def logout() -> Response:
 # ---------------------------------------------------------------------- the queue
 
 
-def _queue_context(request, session, services, user) -> dict:
+PageNumber = Annotated[int, Query(alias="page", ge=1, le=100_000, description="page of the queue")]
+
+
+def _queue_page(request, session, services, user, number: int) -> dict:
+    """One page of the queue and what the page needs to show where it is."""
     settings = services.settings
     hours = services.pipeline.playbooks.brand.hours
     filters = QueueFilters.from_query(request.query_params)
     now = utcnow()
-    items = build_queue(session, hours, filters, user, settings.sla_warning_minutes, now)
+    items = build_queue(session, hours, filters, user, settings.sla_warning_minutes, now,
+                        limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE)  # fmt: skip
+    total = count_queue(session, filters, user)
+    pages = max(1, -(-total // PAGE_SIZE))
+    return {"items": items, "total": total, "page": number, "pages": pages, "filters": filters,
+            "now": now, "warn": settings.sla_warning_minutes}  # fmt: skip
+
+
+def _page_link(filters: QueueFilters, number: int) -> str:
+    return "?" + urlencode({**filters.active, "page": number})
+
+
+def _queue_context(request, session, services, user, number: int = 1) -> dict:
+    queue = _queue_page(request, session, services, user, number)
+    hours = services.pipeline.playbooks.brand.hours
+    filters = queue["filters"]
     return {
-        "items": items,
-        "filters": filters,
-        "now": now,
-        "warn": settings.sla_warning_minutes,
+        **queue,
+        "newer": _page_link(filters, number - 1) if number > 1 else None,
+        "older": _page_link(filters, number + 1) if number < queue["pages"] else None,
         "stats": response_stats(session, hours),
         "handoffs": open_handoffs(session),
         "notices": recent_notices(session),
@@ -99,7 +126,7 @@ def _queue_context(request, session, services, user) -> dict:
         "unprocessable": _failed_messages(session),
         "users": session.exec(select(User).where(User.active).order_by(User.username)).all(),
         "options": {
-            "channel": sorted(set(session.exec(select(Message.channel).distinct()).all())),
+            "channel": sorted(session.exec(select(Conversation.channel).distinct()).all()),
             "type": COMMENTER_TYPES,
             "subtype": COMPLAINT_SUBTYPES,
             "stage": STAGES,
@@ -139,8 +166,9 @@ def queue_page(
     user: CurrentUser,
     login: CurrentLogin,
     sessions: SessionsDep,
+    number: PageNumber = 1,
 ) -> HTMLResponse:
-    context = _queue_context(request, session, services, user)
+    context = _queue_context(request, session, services, user, number)
     return page(request, "queue.html", user, login, sessions, **context)
 
 
@@ -152,10 +180,101 @@ def queue_fragment(
     user: CurrentUser,
     login: CurrentLogin,
     sessions: SessionsDep,
+    number: PageNumber = 1,
 ) -> HTMLResponse:
-    """The queue alone, which the page fetches every few seconds to stay current."""
-    context = _queue_context(request, session, services, user)
+    """The queue alone, which the page fetches when it changes (or every few seconds)."""
+    context = _queue_context(request, session, services, user, number)
     return page(request, "_queue.html", user, login, sessions, **context)
+
+
+@router.get("/queue.json")
+def queue_json(
+    request: Request,
+    session: SessionDep,
+    services: ServicesDep,
+    user: CurrentUser,
+    number: PageNumber = 1,
+) -> dict:
+    """One page of the queue as data, for scripts and other front ends."""
+    queue = _queue_page(request, session, services, user, number)
+    now, warn = queue["now"], queue["warn"]
+    return {
+        "total": queue["total"],
+        "page": queue["page"],
+        "pages": queue["pages"],
+        "per_page": PAGE_SIZE,
+        "filters": queue["filters"].active,
+        "items": [queue_item_json(item, now, warn) for item in queue["items"]],
+    }
+
+
+def queue_item_json(item, now, warn: int) -> dict:
+    m = item.message
+    return {
+        "message_id": m.id,
+        "version": item.version,
+        "channel": m.channel,
+        "conversation_id": m.conversation_id,
+        "public": item.conversation.kind == "group",
+        "from": item.contact.display_name if item.contact else None,
+        "text": m.text,
+        "content_type": m.content_type,
+        "received_at": m.received_at.isoformat(),
+        "type": m.type,
+        "subtype": m.subtype,
+        "stage": m.stage,
+        "language": m.language,
+        "confidence": m.confidence,
+        "crisis": item.crisis,
+        "incident_id": m.incident_id,
+        "handoff": item.handoff,
+        "flags": item.flags,
+        "role": item.role,
+        "assignee": item.assignee.username if item.assignee else None,
+        "due_at": item.due_at.isoformat(),
+        "target_minutes": item.target_minutes,
+        "sla": item.sla(now, warn),
+        "drafts": [
+            {
+                "id": d.id,
+                "rank": d.rank,
+                "text": d.text,
+                "playbook": d.playbook,
+                "required_role": d.required_role,
+            }  # fmt: skip
+            for d in item.drafts
+        ],
+        "context": [
+            {
+                "id": c.id,
+                "direction": c.direction,
+                "text": c.text,
+                "sent_at": c.sent_at.isoformat(),
+            }  # fmt: skip
+            for c in item.context
+        ],
+    }
+
+
+@router.get("/queue/events")
+async def queue_events(request: Request, services: ServicesDep, login: CurrentLogin):
+    """Server-sent events: the queue's version each time it changes, for console.js to refetch
+    the queue (it polls instead when these cannot reach it)."""
+    await run_in_threadpool(_listener, services, login)
+    watch = getattr(request.app.state, "queue_watch", None)
+    if watch is None:
+        watch = request.app.state.queue_watch = QueueWatch(services.engine)
+    return StreamingResponse(
+        stream(watch),
+        media_type="text/event-stream",
+        headers={"cache-control": "no-store", "x-accel-buffering": "no"},
+    )
+
+
+def _listener(services, login) -> None:
+    """Who may listen, checked in a session of its own: a stream must not hold one open."""
+    with session_scope(services.engine) as session:
+        current_user(session, login)
 
 
 async def decide(services, fn, *args, **kwargs):

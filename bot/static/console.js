@@ -1,5 +1,6 @@
 // The review queue without reloads: every decision is sent with fetch, every action has a key,
-// and the queue is refetched every few seconds. All customer text arrives in server-rendered
+// and the queue is refetched when the server says it changed (server-sent events), or every
+// few seconds when those cannot get through. All customer text arrives in server-rendered
 // HTML that Jinja escaped; this script only moves those nodes and sets textContent, so nothing
 // a customer wrote is ever parsed as markup by it.
 (function () {
@@ -122,11 +123,41 @@
     tick();
   }
 
+  function typingInQueue() {
+    const active = document.activeElement;
+    return active && queue.contains(active) && /^(TEXTAREA|INPUT|SELECT)$/.test(active.tagName);
+  }
+
+  // Live updates: the server sends the queue's version when it changes; a change seen while
+  // someone types (or while the tab is hidden) is fetched once they stop.
+  let live = null;
+  let seenVersion = null;
+  let owed = false;
+
+  function listen() {
+    if (!queue.dataset.events || typeof EventSource === "undefined") return;
+    live = new EventSource(queue.dataset.events);
+    live.addEventListener("version", function (event) {
+      if (seenVersion !== null && event.data !== seenVersion) owed = true;
+      seenVersion = event.data;
+      catchUp();
+    });
+  }
+
+  function streaming() {
+    return live !== null && live.readyState === EventSource.OPEN;
+  }
+
+  async function catchUp() {
+    if (!owed || typingInQueue() || document.hidden) return;
+    owed = false;
+    await refresh(false);
+  }
+
   function schedule() {
     setTimeout(async function () {
-      const active = document.activeElement;
-      const typing = active && queue.contains(active) && /^(TEXTAREA|INPUT|SELECT)$/.test(active.tagName);
-      if (!typing && !document.hidden) await refresh(false);
+      if (streaming()) await catchUp();
+      else if (!typingInQueue() && !document.hidden) await refresh(false);
       schedule();
     }, REFRESH_MS);
   }
@@ -250,6 +281,9 @@
     restoreSelection();
     tick();
     setInterval(tick, 30000);
+    document.addEventListener("visibilitychange", catchUp);
+    document.addEventListener("focusout", function () { setTimeout(catchUp, 0); });
+    listen();
     schedule();
   }
 })();
