@@ -81,4 +81,5 @@ def deployment(request) -> Iterator[Deployment]:
         if layout == "postgresql":
             deployment.serve("serve-b")
             deployment.worker("worker")
+        deployment.wait_ready()
         yield deployment

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from sqlalchemy.engine import make_url
 from sqlmodel import Session, select
 
 from bot.security import hash_password
@@ -99,6 +100,27 @@ class Process:
             return self.log.read_text(errors="replace")[-LOG_TAIL_CHARS:]
         except FileNotFoundError:
             return ""
+
+
+def _opens(pid: int, database_url: str) -> bool:
+    """Whether process `pid` has the database open: the SQLite file, or a connection to the
+    PostgreSQL server's port."""
+    url = make_url(database_url)
+    folder = Path(f"/proc/{pid}/fd")
+    targets = []
+    for fd in folder.iterdir() if folder.exists() else ():
+        with contextlib.suppress(OSError):
+            targets.append(os.readlink(fd))
+    if url.get_backend_name() == "sqlite":
+        return str(Path(url.database).resolve()) in targets
+    sockets = {t[len("socket:[") : -1] for t in targets if t.startswith("socket:[")}
+    port = f":{url.port or 5432:04X}"
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[2].endswith(port) and fields[9] in sockets:
+                return True
+    return False
 
 
 def _running(pid: int) -> bool:
@@ -179,6 +201,22 @@ class Deployment:
                 return False
 
         self.wait_until(healthy, f"{process.name} to answer /healthz", START_SECONDS)
+
+    def wait_ready(self) -> None:
+        """Until every pipeline worker (each `serve`'s child, each `worker`) has opened the
+        database, which it does once built: its playbooks and settings are loaded."""
+
+        def pipelines() -> list[int]:
+            pids = [c for p in self.web for c in p.children()]
+            return pids + [p.proc.pid for p in self.processes if p.port is None]
+
+        def ready() -> bool:
+            pids = pipelines()
+            return len(pids) == len(self.processes) and all(
+                _opens(pid, self.database_url) for pid in pids
+            )
+
+        self.wait_until(ready, "every pipeline worker to open the database", START_SECONDS)
 
     @property
     def web(self) -> list[Process]:
