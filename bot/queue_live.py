@@ -82,11 +82,11 @@ def _server_stopping() -> bool:
     return bool(getattr(getattr(handler, "__self__", None), "should_exit", False))
 
 
-async def stream(watch: QueueWatch, seconds: float = STREAM_SECONDS) -> AsyncIterator[str]:
+async def stream(watch: QueueWatch, seconds: float | None = None) -> AsyncIterator[str]:
     """The event stream of one tab: `version` events, comments to keep the line open."""
     listener = await watch.join()
     loop = asyncio.get_running_loop()
-    ends = loop.time() + seconds
+    ends = loop.time() + (seconds or STREAM_SECONDS)
     try:
         yield f"retry: {RETRY_MS}\n\n"
         while (left := ends - loop.time()) > 0:
