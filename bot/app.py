@@ -46,10 +46,14 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         elif settings.worker_enabled:
             task = asyncio.create_task(services.worker.run())
         await start_scheduler(services)
+        following = asyncio.create_task(services.versions.follow(), name="state-versions")
         log.info("channels on: %s", ", ".join(sorted(services.channels)))
         try:
             yield
         finally:
+            following.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await following
             await stop_scheduler(services)
             if task:
                 task.cancel()

@@ -10,6 +10,7 @@ from functools import cache, partial
 
 from sqlalchemy.engine import Engine
 
+from bot import state
 from bot.config import Settings
 from bot.crisis.monitor import CrisisMonitor
 from bot.model_thread import ModelThread
@@ -19,6 +20,7 @@ from bot.pipeline import Pipeline
 from bot.privacy import purge_expired_text
 from bot.scheduler import Scheduler
 from bot.staff_review import staff_review
+from bot.state import StateVersions
 from bot.worker import Worker
 from db.engine import make_engine
 from handlers.base import Channel
@@ -37,12 +39,15 @@ class Services:
     outbox: Outbox
     worker: Worker
     scheduler: Scheduler
+    versions: StateVersions  # shared state this process caches, reloaded when others change it
 
     @classmethod
     def build(
         cls, settings: Settings, classifier: Callable[[], Classifier] | None = None
     ) -> Services:
         engine = make_engine(settings.database_url)
+        versions = StateVersions(engine)
+        versions.watch(state.PLAYBOOKS, lambda: services.reload_playbooks())  # before loading
         channels = build_channels(settings)
         pipeline = Pipeline(
             engine=engine,
@@ -66,6 +71,7 @@ class Services:
         worker = Worker(pipeline, outbox, settings.worker_batch_size, settings.worker_poll_seconds)
         if monitor is not None:  # an incident opened in a round is alerted in that round
             worker.jobs.append(monitor.send_opened)
+        worker.refresh = versions.check  # what another process changed, before each round
         staff = staff_review(engine, channels, settings.telegram_staff_chat_id)
         if staff:  # pending drafts are also reviewed from the Telegram staff chat
             worker.jobs.append(staff.run_once)
@@ -76,9 +82,19 @@ class Services:
             worker.housekeeping = partial(purge_expired_text, engine, settings.retention_days)
             worker.housekeeping_seconds = settings.housekeeping_seconds
         scheduler = Scheduler(settings.database_url, retry_seconds=settings.scheduler_retry_seconds)
-        services = cls(settings, engine, channels, pipeline, outbox, worker, scheduler)
+        services = cls(settings, engine, channels, pipeline, outbox, worker, scheduler, versions)
         scheduler.context = services
         return services
+
+    def reload_playbooks(self, fresh: Playbooks | None = None) -> Playbooks:
+        """Use the playbook folder as it is now (or `fresh`, loaded from it already): the
+        playbooks, brand and FAQ that drafts come from and the crisis playbook. A broken file
+        raises PlaybookError and leaves what runs in place."""
+        fresh = fresh or load_playbooks(self.settings)
+        if self.crisis is not None:
+            self.crisis.reload(self.settings)
+        self.pipeline.playbooks = fresh
+        return fresh
 
     @property
     def crisis(self) -> CrisisMonitor | None:

@@ -48,6 +48,7 @@ class Worker:
         self.housekeeping_seconds = 3600.0
         self._housekept_at: float | None = None
         self.forward: Callable[[], None] | None = None  # the worker runs in a child process
+        self.refresh: Callable[[], object] | None = None  # reload what other processes changed
         self._settled = False
 
     def notify(self) -> None:
@@ -59,10 +60,15 @@ class Worker:
 
     async def step(self) -> int:
         """One round: process a batch of messages, send what is due, then run the jobs."""
-        processed = await asyncio.to_thread(self.pipeline.process_pending, self.batch_size)
+        processed = await asyncio.to_thread(self._process)
         sent = await self.outbox.send_due()
         done = [await job() for job in self.jobs]
         return processed + sent + sum(done)
+
+    def _process(self) -> int:
+        if self.refresh is not None:  # a reload elsewhere counts from this round's drafts on
+            self.refresh()
+        return self.pipeline.process_pending(self.batch_size)
 
     async def housekeep(self) -> None:
         """Run the housekeeping job when it is due (every `housekeeping_seconds`)."""

@@ -159,11 +159,7 @@ class CrisisMonitor:
 
     @classmethod
     def build(cls, settings: Settings, engine: Engine, pipeline=None, embed=None) -> CrisisMonitor:
-        playbook_dir = settings.playbook_dir
-        brand_dir = playbook_dir / "crisis" if playbook_dir else None
-        lexicon = Lexicon.load(
-            [brand_dir / "signals.yaml" if brand_dir else None, settings.crisis_signals_file]
-        )
+        lexicon, holding = load_brand_files(settings)
         policy = alerts.AlertPolicy(
             supervisors=alerts.parse_supervisors(settings.supervisors),
             repeat=timedelta(minutes=settings.crisis_repeat_minutes),
@@ -171,7 +167,6 @@ class CrisisMonitor:
             console_url=settings.console_url,
         )
         detector = Detector(DetectorConfig(timezone=settings.timezone), lexicon)
-        holding = HoldingStatements.load(brand_dir / "holding.yaml" if brand_dir else None)
         leadership = None
         if engine.dialect.name == "postgresql":
             leadership = PostgresLeadership(settings.database_url, shared.LOCK_NAME)
@@ -186,6 +181,12 @@ class CrisisMonitor:
         )
         monitor.pipeline = pipeline
         return monitor
+
+    def reload(self, settings: Settings) -> None:
+        """The brand's crisis phrases and holding statements again (a playbook reload)."""
+        lexicon, holding = load_brand_files(settings)
+        with self._lock:
+            self.detector.lexicon, self.holding = lexicon, holding
 
     @property
     def story_threshold(self) -> float:
@@ -492,6 +493,15 @@ class CrisisMonitor:
         since = min((o.at for o in history), default=now)
         self.detector.learn(history, now, since)
         log.info("crisis baseline learned from %d messages since %s", len(history), since)
+
+
+def load_brand_files(settings: Settings) -> tuple[Lexicon, HoldingStatements]:
+    """The crisis phrases and holding statements, with the brand's own in its playbook folder."""
+    brand_dir = settings.playbook_dir / "crisis" if settings.playbook_dir else None
+    lexicon = Lexicon.load(
+        [brand_dir / "signals.yaml" if brand_dir else None, settings.crisis_signals_file]
+    )
+    return lexicon, HoldingStatements.load(brand_dir / "holding.yaml" if brand_dir else None)
 
 
 def observation(message, result: Classification, vector, text: str | None = None) -> Observation:

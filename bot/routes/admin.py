@@ -12,6 +12,7 @@ from pydantic import SecretStr
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
+from bot import state
 from bot.deps import CurrentLogin, ServicesDep, SessionDep, SessionsDep, require_role
 from bot.review import ROLE_RANK, audit_action
 from bot.routes.console import done, page
@@ -118,15 +119,20 @@ async def reload_playbooks(
     login: CurrentLogin,
     sessions: SessionsDep,
 ) -> HTMLResponse:
-    """Read the playbook folder again; a broken file leaves the running playbooks in place."""
+    """Read the playbook folder again; a broken file leaves the running playbooks in place.
+    Every other process (the pipeline child, other servers, workers) reloads it within
+    about a second: the reload bumps the playbooks' state version (bot/state.py)."""
     try:
         fresh = await run_in_threadpool(load_playbooks, services.settings)
+        await run_in_threadpool(services.reload_playbooks, fresh)
     except PlaybookError as error:
         return page(request, "playbooks.html", user, login, sessions, status=422,
                     playbooks=services.pipeline.playbooks, error=str(error))  # fmt: skip
-    services.pipeline.playbooks = fresh
     with session_scope(services.engine) as session:
         audit_action(session, user, "console", "playbooks_reload", after=str(fresh.directory))
+        state.bump(session, state.PLAYBOOKS)
+        session.flush()
+        services.versions.saw(state.PLAYBOOKS, session)
     return page(request, "playbooks.html", user, login, sessions, playbooks=fresh,
                 error=None, reloaded=True)  # fmt: skip
 

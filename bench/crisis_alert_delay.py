@@ -1,0 +1,133 @@
+"""Crisis alert delay: how long from a platform's webhook carrying a severe message (a legal
+threat, food poisoning, the press) to the supervisors' alert on Telegram and on LINE, in the
+layouts users run, with the real processes and the loopback fake platforms:
+
+- serve: one `replyline serve` on SQLite (the pipeline in its child process), as `make run`;
+- compose: two `replyline serve` and one `replyline worker` on one PostgreSQL database.
+
+Settings are the defaults (the scheduler looks at its job table every 5 s) except the repeat,
+made short (REPEAT_MINUTES) so the first repeat is measured too. A warm-up message is drafted
+first, so the figure is the alert path, not the model's first load (printed separately).
+Prints JSON per layout and a target line (alert within 60 s); exit 1 when missed.
+
+    python bench/crisis_alert_delay.py                       # both layouts, the real model
+    python bench/crisis_alert_delay.py --layout serve --classifier scripted
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+import time
+from contextlib import ExitStack
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from sqlmodel import select  # noqa: E402 (after the path set-up above)
+
+from db.models import IncidentAlert  # noqa: E402
+from tests.e2e.harness import Deployment  # noqa: E402
+from tests.fakes import line_webhooks as lw  # noqa: E402
+from tests.fakes.line_api import FakeLine  # noqa: E402
+from tests.fakes.telegram_api import FakeTelegram  # noqa: E402
+from tests.support import fresh_postgres_database, migrated_sqlite  # noqa: E402
+
+SUPERVISORS_CHAT = -100888
+SUPERVISOR_LINE = lw.user_id(880)
+TARGET_SECONDS = 60
+REPEAT_MINUTES = 0.5
+SEVERE = "complaint: 吃了你們的便當食物中毒送醫，我要提告，也已經聯絡記者"
+
+
+def telegram_alerts(d: Deployment) -> list[dict]:
+    return [m for m in d.telegram.messages if m["chat_id"] == str(SUPERVISORS_CHAT)]
+
+
+def line_alerts(d: Deployment) -> list[dict]:
+    return [x for x in d.line.delivered if x["to"] == SUPERVISOR_LINE and x["text"]]
+
+
+def measure(layout: str, classifier: str) -> dict:
+    workdir = Path(tempfile.mkdtemp(prefix=f"replyline-alert-{layout}-"))
+    with ExitStack() as stack:
+        stack.callback(shutil.rmtree, workdir, ignore_errors=True)
+        if layout == "serve":
+            url = migrated_sqlite(workdir / "replyline.db")
+        else:
+            url = stack.enter_context(fresh_postgres_database(migrated=True))
+        telegram, line = FakeTelegram().start(), FakeLine().start()
+        stack.callback(telegram.stop)
+        stack.callback(line.stop)
+        settings = {
+            "supervisors": f"1:telegram:{SUPERVISORS_CHAT},1:line:{SUPERVISOR_LINE}",
+            "crisis_repeat_minutes": str(REPEAT_MINUTES),
+        }
+        if classifier == "scripted":
+            settings["classifier"] = "tests.support:ScriptedClassifier"
+        d = Deployment(url, workdir, telegram, line, [], **settings)
+        stack.callback(d.stop)
+        started = time.monotonic()
+        d.serve("serve-a")
+        if layout == "compose":
+            d.serve("serve-b")
+            d.worker("worker")
+        up = time.monotonic() - started
+
+        started = time.monotonic()  # warm-up: the model and the crisis baseline load
+        d.line_says("question: 請問營業時間？", lw.user_id(1))
+        d.top_draft("營業時間", timeout=600)
+        warm_up = time.monotonic() - started
+
+        target = d.web[-1]  # in the compose layout, the second server takes the webhook
+        sent = time.monotonic()
+        d.line_says(SEVERE, lw.user_id(2), to=target)
+        d.wait_until(lambda: telegram_alerts(d), "the Telegram alert", 300)
+        telegram_at = time.monotonic() - sent
+        d.wait_until(lambda: line_alerts(d), "the LINE alert", 300)
+        line_at = time.monotonic() - sent
+        d.wait_until(lambda: len(telegram_alerts(d)) >= 2, "the first repeat", 300)
+        repeat_at = time.monotonic() - sent
+        first_rounds = d.query(
+            lambda s: len(s.exec(select(IncidentAlert.id).where(IncidentAlert.round == 1)).all())
+        )
+    return {
+        "layout": layout,
+        "classifier": classifier,
+        "processes_ready_s": round(up, 1),
+        "warm_up_draft_s": round(warm_up, 1),
+        "alert_telegram_s": round(telegram_at, 2),
+        "alert_line_s": round(line_at, 2),
+        "first_repeat_s": round(repeat_at, 1),
+        "repeat_every_s": REPEAT_MINUTES * 60,
+        "first_round_messages": first_rounds,  # one per supervisor: sent once
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--layout", choices=["serve", "compose", "both"], default="both")
+    parser.add_argument("--classifier", choices=["model", "scripted"], default="model")
+    args = parser.parse_args()
+    layouts = ["serve", "compose"] if args.layout == "both" else [args.layout]
+    missed = False
+    for layout in layouts:
+        result = measure(layout, args.classifier)
+        print(json.dumps(result), flush=True)
+        worst = max(result["alert_telegram_s"], result["alert_line_s"])
+        ok = worst <= TARGET_SECONDS and result["first_round_messages"] == 2
+        missed |= not ok
+        print(
+            f"{layout}: alert on both platforms in {worst:.2f} s "
+            f"(target {TARGET_SECONDS} s, once per supervisor): {'met' if ok else 'MISSED'}",
+            flush=True,
+        )
+    return 1 if missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
