@@ -321,9 +321,15 @@ def _fill(template: str, values: dict[str, str]) -> str:
 
 
 def _tidy(text: str) -> str:
-    """Close the gap an empty variable leaves ("Hi , thanks" → "Hi, thanks")."""
+    """Close the gap an empty variable (a contact without a known name) leaves: "Hi , thanks"
+    → "Hi, thanks", "Thank you,!" → "Thank you!", "{name}, thank you" → "Thank you"."""
     text = re.sub(r"[ \t]+([,!.?，。！？、])", r"\1", text)
-    return re.sub(r"[ \t]{2,}", " ", text).strip()
+    text = re.sub(r"[,，、](?=[!.?,，。！？、])", "", text)
+    text = re.sub(r"[ \t]{2,}", " ", text).strip()
+    if text[:1] in (",", "，", "、"):  # the sentence began with the name
+        text = text[1:].lstrip()
+        text = text[:1].upper() + text[1:]
+    return text
 
 
 def _is_severe(rule: dict, ctx: DraftContext) -> bool:

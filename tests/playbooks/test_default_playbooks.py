@@ -223,3 +223,17 @@ def test_a_suggestion_is_thanked_and_recorded_as_a_proposal(books, language, sta
 def test_low_confidence_always_goes_to_a_person(books):
     candidates = books.draft(ctx("advocate/low: nice"))
     assert all(c.policy["human_required"] and not c.auto_send for c in candidates)
+
+
+@pytest.mark.parametrize("language", LANGS)
+def test_a_contact_without_a_known_name_gets_replies_without_stray_punctuation(books, language):
+    # web chat visitors, and LINE users whose profile is not (yet) known, have no name
+    stray = re.compile(r"^[,，、]|[,，、][!.?,，。！？、]")
+    for (kind, lang), text in SAMPLES.items():
+        if lang != language:
+            continue
+        for stage in STAGES:
+            for chat in ("group", "direct"):
+                for candidate in books.draft(ctx(text, stage=stage, name="", kind=chat)):
+                    assert not stray.search(candidate.text), candidate.text
+                    assert candidate.text[:1] == candidate.text[:1].upper(), candidate.text
