@@ -12,7 +12,8 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, func, literal, or_, union_all
+from sqlalchemy import case, func, or_, text
+from sqlalchemy.orm import defer
 from sqlmodel import Session, select
 
 from bot.review import CRISIS_PRIORITY, OPEN, is_crisis, required_role
@@ -33,7 +34,7 @@ from playbooks.hours import BusinessHours
 
 CONTEXT = 5  # earlier messages shown with each item
 STAGES_SHOWN = 5  # stage moves shown with each item
-PAGE_SIZE = 50
+PAGE_SIZE = 25  # a page the console renders well within 200 ms; a person works the top
 FILTERS = ("channel", "type", "stage", "language", "assignee")
 DEFAULT_TARGET = 60  # first-response minutes when a playbook names none
 
@@ -110,6 +111,12 @@ def stamp_due(message: Message, drafts: list[Draft], hours: BusinessHours) -> No
         message.due_at = hours.due(message.received_at, min(target_minutes(d) for d in drafts))
 
 
+@dataclass
+class QueuePage:
+    items: list[QueueItem]
+    total: int  # pending messages under the filters, on every page
+
+
 def build_queue(
     session: Session,
     hours: BusinessHours,
@@ -120,17 +127,43 @@ def build_queue(
     limit: int = PAGE_SIZE,
     offset: int = 0,
 ) -> list[QueueItem]:
-    """One page of the queue, most urgent first, in a fixed number of queries."""
+    return load_page(session, hours, filters, user, warn_minutes, now, limit, offset).items
+
+
+def load_page(
+    session: Session,
+    hours: BusinessHours,
+    filters: QueueFilters,
+    user: User,
+    warn_minutes: int = 10,
+    now: datetime | None = None,
+    limit: int = PAGE_SIZE,
+    offset: int = 0,
+) -> QueuePage:
+    """One page of the queue, most urgent first, and how many wait in all, in a fixed number of
+    queries. The database sorts narrow rows (ids); only the page's messages are loaded."""
     now = now or utcnow()
-    messages = session.exec(
-        select(Message)
+    ids = session.exec(
+        select(Message.id)
         .where(*_conditions(session, filters, user))
         .order_by(*_urgency(now, warn_minutes))
         .offset(offset)
         .limit(limit)
     ).all()
-    if not messages:
-        return []
+    total = count_queue(session, filters, user)
+    if not ids:
+        return QueuePage([], total)
+    loaded = {
+        m.id: m
+        for m in session.exec(
+            select(Message).options(defer(Message.raw)).where(Message.id.in_(ids))
+        ).all()
+    }
+    return QueuePage(_items(session, hours, [loaded[i] for i in ids]), total)
+
+
+def _items(session: Session, hours: BusinessHours, messages: list[Message]) -> list[QueueItem]:
+    """The page's messages with their drafts, people, context and deadlines."""
     ids = [m.id for m in messages]
     drafts: dict[int, list[Draft]] = {}
     for draft in session.exec(
@@ -183,6 +216,9 @@ def build_queue(
 
 def count_queue(session: Session, filters: QueueFilters, user: User) -> int:
     """How many messages wait for review under these filters (all pages)."""
+    if not filters.active:  # the draft index alone answers
+        pending = select(func.count(Draft.message_id.distinct())).where(Draft.status == OPEN)
+        return session.exec(pending).one()
     return session.exec(
         select(func.count(Message.id)).where(*_conditions(session, filters, user))
     ).one()
@@ -237,43 +273,60 @@ def _by_id(session: Session, model, ids: set[int]) -> dict:
     return {row.id: row for row in session.exec(select(model).where(model.id.in_(ids))).all()}
 
 
-def _latest(session: Session, model, arms: list[tuple[int, list]], count: int) -> dict[int, list]:
-    """The `count` newest rows of `model` for each (key, conditions) arm, oldest first, in one
-    statement: a union of small index lookups rather than a query per item."""
-    if not arms:
-        return {}
-    parts = []
-    for key, conditions in arms:
-        arm = (
-            select(model.id.label("id"), literal(key).label("key"))
-            .where(*conditions)
-            .order_by(model.id.desc())
-            .limit(count)
-            .subquery()
+def _newest(session: Session, arm: str, arms: list[dict], count: int) -> list[tuple[int, int]]:
+    """(row id, item) for the `count` newest rows of each arm, in one statement: a union of
+    small index lookups rather than a query per item. `arm` selects `id` with parameters named
+    {n}-suffixed, filled from each dict of `arms` (whose "item" names the item it serves)."""
+    parts, params = [], {}
+    for n, values in enumerate(arms):
+        item, newest = int(values["item"]), arm.format(n=n)  # constant SQL, integers, placeholders
+        parts.append(
+            f"SELECT id, {item} AS item FROM ({newest} ORDER BY id DESC LIMIT {count}) AS arm{n}"  # noqa: S608
         )
-        parts.append(select(arm.c.id, arm.c.key))
-    pairs = session.exec(union_all(*parts)).all()
-    rows = _by_id(session, model, {row_id for row_id, _ in pairs})
+        params.update({f"{name}{n}": v for name, v in values.items() if name != "item"})
+    if not parts:
+        return []
+    return [tuple(row) for row in session.execute(text(" UNION ALL ".join(parts)), params)]
+
+
+def _contexts(session: Session, messages: list[Message]) -> dict[int, list]:
+    """The messages just before each one in its conversation, oldest first (only what the
+    queue shows of them)."""
+    pairs = _newest(
+        session,
+        "SELECT id FROM message WHERE conversation_id = :conversation{n} AND id < :before{n}",
+        [{"item": m.id, "conversation": m.conversation_id, "before": m.id} for m in messages],
+        CONTEXT,
+    )
+    if not pairs:
+        return {}
+    rows = {
+        row.id: row
+        for row in session.exec(
+            select(
+                Message.id, Message.direction, Message.text, Message.content_type, Message.sent_at
+            ).where(Message.id.in_({row_id for row_id, _ in pairs}))
+        ).all()
+    }
     found: dict[int, list] = {}
-    for row_id, key in sorted(pairs):
-        found.setdefault(key, []).append(rows[row_id])
+    for row_id, item in sorted(pairs):
+        found.setdefault(item, []).append(rows[row_id])
     return found
-
-
-def _contexts(session: Session, messages: list[Message]) -> dict[int, list[Message]]:
-    """The messages just before each one in its conversation."""
-    arms = [
-        (m.id, [Message.conversation_id == m.conversation_id, Message.id < m.id]) for m in messages
-    ]
-    return _latest(session, Message, arms, CONTEXT)
 
 
 def _stage_histories(session: Session, contact_ids: list[int]) -> dict[int, list]:
     """Each contact's latest stage moves, newest first."""
-    arms = [(c, [StageTransition.contact_id == c]) for c in contact_ids]
-    return {
-        c: rows[::-1] for c, rows in _latest(session, StageTransition, arms, STAGES_SHOWN).items()
-    }
+    pairs = _newest(
+        session,
+        "SELECT id FROM stagetransition WHERE contact_id = :contact{n}",
+        [{"item": c, "contact": c} for c in contact_ids],
+        STAGES_SHOWN,
+    )
+    rows = _by_id(session, StageTransition, {row_id for row_id, _ in pairs})
+    found: dict[int, list] = {}
+    for row_id, contact in sorted(pairs, reverse=True):
+        found.setdefault(contact, []).append(rows[row_id])
+    return found
 
 
 def queue_version(connection) -> str:
@@ -327,27 +380,31 @@ class ResponseStats:
 
 
 def response_stats(session: Session, hours: BusinessHours, days: int = 7) -> ResponseStats:
-    """First responses sent by people in the last `days`, against each playbook's target."""
+    """First responses sent by people in the last `days`, against each message's deadline."""
     since = utcnow() - timedelta(days=days)
-    rows = _sent_rows(session, since)
     minutes, within = [], 0
-    for received, sent, target in rows:
+    for received, sent, due in _sent_rows(session, hours, since):
         minutes.append((sent - received).total_seconds() / 60)
-        within += sent <= hours.due(received, target)
+        within += sent <= due
     minutes.sort()
     median = minutes[len(minutes) // 2] if minutes else None
     return ResponseStats(len(minutes), within, median)
 
 
-def _sent_rows(session: Session, since: datetime) -> list[tuple[datetime, datetime, int]]:
-    drafts = session.exec(
-        select(Draft, Message.received_at)
+def _sent_rows(
+    session: Session, hours: BusinessHours, since: datetime
+) -> list[tuple[datetime, datetime, datetime]]:
+    """(received, first reply sent, deadline) per message; only the columns, not the rows:
+    the console asks this on every refresh."""
+    rows = session.exec(
+        select(Draft.message_id, Draft.sent_at, Draft.policy, Message.received_at, Message.due_at)
         .join(Message, Message.id == Draft.message_id)
         .where(Draft.status == "sent", Draft.auto.is_(False), Draft.sent_at >= since)
         .order_by(Draft.sent_at)
     ).all()
-    first: dict[int, tuple[datetime, datetime, int]] = {}
-    for draft, received in drafts:
-        target = int((draft.policy or {}).get("first_response_minutes", 60))
-        first.setdefault(draft.message_id, (received, draft.sent_at, target))
+    first: dict[int, tuple[datetime, datetime, datetime]] = {}
+    for message_id, sent, policy, received, due in rows:
+        if message_id not in first:
+            target = int((policy or {}).get("first_response_minutes", DEFAULT_TARGET))
+            first[message_id] = (received, sent, due or hours.due(received, target))
     return list(first.values())

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import time
 from datetime import timedelta
 from typing import Annotated
 from urllib.parse import urlencode, urlsplit
@@ -25,8 +26,7 @@ from bot.deps import CurrentLogin, CurrentUser, ServicesDep, SessionDep, Session
 from bot.queue import (
     PAGE_SIZE,
     QueueFilters,
-    build_queue,
-    count_queue,
+    load_page,
     open_handoffs,
     recent_notices,
     response_stats,
@@ -99,9 +99,9 @@ def _queue_page(request, session, services, user, number: int) -> dict:
     hours = services.pipeline.playbooks.brand.hours
     filters = QueueFilters.from_query(request.query_params)
     now = utcnow()
-    items = build_queue(session, hours, filters, user, settings.sla_warning_minutes, now,
-                        limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE)  # fmt: skip
-    total = count_queue(session, filters, user)
+    found = load_page(session, hours, filters, user, settings.sla_warning_minutes, now,
+                       limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE)  # fmt: skip
+    items, total = found.items, found.total
     pages = max(1, -(-total // PAGE_SIZE))
     return {"items": items, "total": total, "page": number, "pages": pages, "filters": filters,
             "now": now, "warn": settings.sla_warning_minutes}  # fmt: skip
@@ -119,7 +119,7 @@ def _queue_context(request, session, services, user, number: int = 1) -> dict:
         **queue,
         "newer": _page_link(filters, number - 1) if number > 1 else None,
         "older": _page_link(filters, number + 1) if number < queue["pages"] else None,
-        "stats": response_stats(session, hours),
+        "stats": _response_stats(request, session, hours),
         "handoffs": open_handoffs(session),
         "notices": recent_notices(session),
         "failed": _failed_drafts(session),
@@ -133,6 +133,20 @@ def _queue_context(request, session, services, user, number: int = 1) -> dict:
             "language": LANGUAGES,
         },
     }
+
+
+STATS_SECONDS = 60  # the week's response figures shown with the queue are this fresh
+
+
+def _response_stats(request, session, hours):
+    """The last 7 days' first-response figures, read once a minute per process rather than on
+    every refresh of every tab (they read every reply of the week)."""
+    cached = getattr(request.app.state, "response_stats", None)
+    now = time.monotonic()
+    if cached is None or cached[0] <= now:
+        cached = (now + STATS_SECONDS, response_stats(session, hours))
+        request.app.state.response_stats = cached
+    return cached[1]
 
 
 def _failed_drafts(session, days: int = 7, limit: int = 20) -> list[tuple]:
@@ -374,11 +388,10 @@ async def correct(
     field: Annotated[str, Form()],
     value: Annotated[str, Form()],
 ) -> Response:
-    """One-click correction of type, subtype or stage, kept as training feedback."""
-    drafts = await decide(
-        services, review.correct, services.pipeline, message_id, user, field, value
-    )
-    return done(request, drafts=len(drafts))
+    """One-click correction of type, subtype or stage, kept as training feedback; the worker
+    drafts the message again for the corrected label."""
+    await decide(services, review.correct, message_id, user, field, value)
+    return done(request, redrafting=True)
 
 
 @router.post("/conversations/{conversation_id}/release")

@@ -137,6 +137,8 @@
   function listen() {
     if (!queue.dataset.events || typeof EventSource === "undefined") return;
     live = new EventSource(queue.dataset.events);
+    live.addEventListener("open", function () { queue.dataset.live = "events"; });
+    live.addEventListener("error", function () { queue.dataset.live = "polling"; });
     live.addEventListener("version", function (event) {
       if (seenVersion !== null && event.data !== seenVersion) owed = true;
       seenVersion = event.data;
