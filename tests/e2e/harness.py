@@ -349,13 +349,13 @@ class Deployment:
         return response
 
     def press(self, card: dict, label: str, person: Person, to: Process | None = None) -> str:
-        """`person` presses the inline button `label` under a message the bot sent; the
-        callback query's id."""
+        """`person` presses the inline button whose text starts with `label` under a message
+        the bot sent; the callback query's id."""
         data = next(
             b["callback_data"]
             for row in card["reply_markup"]["inline_keyboard"]
             for b in row
-            if b["text"] == label
+            if b["text"].startswith(label)  # "Acknowledge 確認處理"
         )
         sent = tu.bot_message(
             int(card["chat_id"]), card["message_id"], self.telegram.bot_id, card["text"]

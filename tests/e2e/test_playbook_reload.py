@@ -6,15 +6,7 @@ from __future__ import annotations
 
 import secrets
 
-import pytest
 
-ISSUE_12 = (
-    "issue 12: the reload swaps only the web process's playbooks; drafting happens in the "
-    "worker child and in other processes (helper A's fix)"
-)
-
-
-@pytest.mark.xfail(strict=True, reason=ISSUE_12)
 def test_a_playbook_reloaded_in_the_console_is_used_by_the_next_draft(deployment):
     marker = f"[edited {secrets.token_hex(3)}]"
     advocate = deployment.workdir / "playbooks" / "advocate.yaml"

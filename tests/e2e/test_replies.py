@@ -18,7 +18,9 @@ def test_a_web_chat_message_is_answered_after_approval_in_the_console(deployment
     deployment.console("ana", deployment.web[-1]).approve(draft.id)
 
     deployment.wait_until(lambda: draft.text in visitor.replies(), "the reply in the web chat")
-    assert deployment.draft(draft.id).status == "sent"
+    deployment.wait_until(
+        lambda: deployment.draft(draft.id).status == "sent", "the draft to be marked sent"
+    )
 
 
 def test_a_line_message_is_answered_after_approval_by_reply_token_or_push(deployment):
@@ -37,7 +39,9 @@ def test_a_line_message_is_answered_after_approval_by_reply_token_or_push(deploy
     # the free reply token while it is fresh (REPLYLINE_LINE_REPLY_TOKEN_MAX_AGE_SECONDS), else a
     # push that a retry cannot deliver twice
     assert reply["via"] == "reply" or (reply["via"] == "push" and reply["retry_key"])
-    assert deployment.draft(draft.id).status == "sent"
+    deployment.wait_until(
+        lambda: deployment.draft(draft.id).status == "sent", "the draft to be marked sent"
+    )
 
 
 def test_a_telegram_message_is_approved_with_the_staff_chat_button(deployment):

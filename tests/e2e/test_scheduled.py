@@ -14,7 +14,7 @@ from db.models import Post
 from tests.e2e.conftest import CHANNEL, CHANNEL_ID, REPORT_LINE, REPORT_TELEGRAM
 
 TIMEZONE = ZoneInfo("Asia/Taipei")  # REPLYLINE_TIMEZONE's default, the calendar's zone
-LEAD_SECONDS = 20  # long enough to plan and approve the post before it is due
+LEAD_SECONDS = 10  # long enough to plan and approve the post before it is due
 
 
 def test_an_approved_post_is_published_to_telegram_and_line_at_its_time(deployment):
