@@ -20,11 +20,12 @@ from db.models import (
     Feedback,
     Handoff,
     Message,
+    Redraft,
     StageTransition,
     User,
 )
 from db.types import utcnow
-from nlp.types import COMMENTER_TYPES, COMPLAINT_SUBTYPES, STAGES, Classification
+from nlp.types import COMMENTER_TYPES, COMPLAINT_SUBTYPES, STAGES
 
 ROLE_RANK = {"agent": 1, "supervisor": 2, "admin": 3}
 OPEN = "pending"
@@ -214,13 +215,12 @@ def dismiss(
 
 
 def correct(
-    session: Session, pipeline, message_id: int, user: User, field: str, value: str,
-    via: str = "console",
-) -> list[Draft]:  # fmt: skip
-    """Correct the commenter type, complaint subtype or stage: stored as training feedback, and
-    the waiting drafts are redone for the corrected label (never sent on their own)."""
-    from bot.drafting import draft_message
-
+    session: Session, message_id: int, user: User, field: str, value: str, via: str = "console"
+) -> Redraft:
+    """Correct the commenter type, complaint subtype or stage: stored as training feedback, the
+    waiting drafts superseded, and the message marked for the worker to draft again for the
+    corrected label (bot/redrafts.py; never sent on their own). Drafting may embed text and
+    load the model, so it happens there, not in this transaction."""
     if field not in CORRECTABLE:
         raise ReviewError(f"only {', '.join(CORRECTABLE)} can be corrected", 422)
     if value not in CORRECTABLE[field]:
@@ -269,22 +269,10 @@ def correct(
     )
     audit_action(session, user, via, f"correct_{field}", message_id=message.id, before=before,
          after=value)  # fmt: skip
-    result = Classification(
-        type=message.type or "other",
-        scores=message.type_scores or {},
-        sentiment=message.sentiment or 0.0,
-        language=message.language or "en",
-        suggestion=bool(message.suggestion),
-        subtype=message.subtype,
-        confidence=1.0,
-        model=f"corrected by {user.username}",
-    )
-    top = session.exec(
-        select(Draft.rank).where(Draft.message_id == message.id).order_by(Draft.rank.desc())
-    ).first()
-    drafts = draft_message(pipeline, session, message, result, message.stage or "identification",
-                           contact, allow_auto=False, first_rank=(top or 0) + 1)  # fmt: skip
-    return drafts
+    redraft = session.get(Redraft, message.id) or Redraft(message_id=message.id)
+    redraft.user_id, redraft.requested_at = user.id, now  # a second correction: one redraft
+    session.add(redraft)
+    return redraft
 
 
 def release_handoff(

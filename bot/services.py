@@ -3,6 +3,7 @@ the worker and the CLI."""
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from bot.notices import NoticePusher
 from bot.outbox import Outbox
 from bot.pipeline import Pipeline
 from bot.privacy import purge_expired_text
+from bot.redrafts import redraft_corrected
 from bot.scheduler import Scheduler
 from bot.staff_review import staff_review
 from bot.state import StateVersions
@@ -71,6 +73,7 @@ class Services:
         worker = Worker(pipeline, outbox, settings.worker_batch_size, settings.worker_poll_seconds)
         if monitor is not None:  # an incident opened in a round is alerted in that round
             worker.jobs.append(monitor.send_opened)
+        worker.jobs.append(partial(asyncio.to_thread, redraft_corrected, pipeline))
         worker.refresh = versions.check  # what another process changed, before each round
         staff = staff_review(engine, channels, settings.telegram_staff_chat_id)
         if staff:  # pending drafts are also reviewed from the Telegram staff chat

@@ -130,9 +130,12 @@ def test_one_click_correction_is_stored_as_feedback(app, services, classifier):
     response = mei.post(f"/console/messages/{message_id}/correct",
                         data={"csrf": csrf(mei), "field": "type", "value": "complaint"},
                         headers=FETCH)  # fmt: skip
-    assert response.status_code == 200 and response.json()["drafts"] >= 1
+    assert response.status_code == 200 and response.json()["redrafting"] is True
     with Session(services.engine) as session:
         assert session.exec(select(Feedback)).one().value == "complaint"
+    asyncio.run(services.worker.run_until_idle())  # the worker drafts for the new label
+    fresh = pending(services)
+    assert fresh and {d.playbook.split("/")[0] for d in fresh} == {"complaint"}
     bad = mei.post(f"/console/messages/{message_id}/correct",
                    data={"csrf": csrf(mei), "field": "type", "value": "villain"})  # fmt: skip
     assert bad.status_code == 422

@@ -361,7 +361,10 @@ def test_a_correction_is_training_feedback_and_redoes_the_drafts(services):
     message_id = say(services, "question: 你們的東西根本是壞的")
     mei = staff(services)
     with session_scope(services.engine) as session:
-        review.correct(session, services.pipeline, message_id, mei, "type", "complaint")
+        review.correct(session, message_id, mei, "type", "complaint")
+    # the correction only marks the message: the worker drafts again, outside the request
+    assert not [d for d in drafts_of(services, message_id) if d.status == "pending"]
+    asyncio.run(services.worker.run_until_idle())
     with Session(services.engine) as session:
         feedback = session.exec(select(Feedback)).one()
         message = session.get(Message, message_id)
@@ -373,7 +376,8 @@ def test_a_correction_is_training_feedback_and_redoes_the_drafts(services):
     assert fresh and all(d.playbook.startswith("complaint/") and "CS-" in d.text for d in fresh)
 
     with session_scope(services.engine) as session:
-        review.correct(session, services.pipeline, message_id, mei, "stage", "collaboration")
+        review.correct(session, message_id, mei, "stage", "collaboration")
+    asyncio.run(services.worker.run_until_idle())
     with Session(services.engine) as session:
         contact = session.exec(select(Contact)).one()
         move = session.exec(select(StageTransition)).all()[-1]
