@@ -127,6 +127,15 @@ class Channel(ABC):
         where the platform can tell (LINE's X-Line-Retry-Key)."""
         return SendResult(False, error=f"{self.name} cannot publish posts", permanent=True)
 
+    def unnamed(self, events: list[InboundEvent]) -> list[tuple[str, str, str]]:
+        """Senders whose display name the platform gives only on request: (source type, chat
+        id, user id) for `look_up_names`, which runs after the events are acknowledged."""
+        return []
+
+    async def look_up_names(self, wanted: list[tuple[str, str, str]]) -> dict[str, str]:
+        """Display names by user id for what `unnamed` returned."""
+        return {}
+
     async def start(self) -> None:  # noqa: B027 (optional hook)
         """Open clients or connections; called once when the app starts."""
 

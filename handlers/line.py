@@ -3,8 +3,9 @@
 Inbound: `X-Line-Signature` is checked on the raw request bytes (HMAC-SHA256 with the channel
 secret, base64, constant-time compare) before anything is parsed; the events are parsed with
 the SDK's models (handlers/line_events.py) and deduplicated by webhookEventId. Display names
-come from the profile API, cached. When replies may go out automatically, one-to-one chats see
-the loading animation while their draft is prepared.
+come from the profile API, cached; one not cached yet is looked up after the events are stored
+and acknowledged (`look_up_names`), never on the webhook's time. When replies may go out
+automatically, one-to-one chats see the loading animation while their draft is prepared.
 
 Outbound: a reply token is free but single-use and short-lived, so it is used only while fresh
 (REPLYLINE_LINE_REPLY_TOKEN_MAX_AGE_SECONDS); later, or if LINE refuses it, the reply is pushed
@@ -61,7 +62,7 @@ SIGNATURE_HEADER = "x-line-signature"
 MAX_TEXT = 5000  # LINE's limit for one text message
 MAX_LABEL = 20  # and for a quick-reply button label
 TIMEOUT = 10.0  # seconds for one API call
-PROFILE_TIMEOUT = 2.0  # a webhook waits at most this long for display names
+PROFILE_TIMEOUT = 2.0  # a display name lookup waits at most this long
 REQUEST_ID = "x-line-request-id"
 ACCEPTED_ID = "x-line-accepted-request-id"  # a 409's: the request that key went out with
 RETRY_KEYS = uuid.uuid5(uuid.NAMESPACE_URL, "https://replyline/line/x-line-retry-key")
@@ -141,30 +142,35 @@ class LineChannel(Channel):
         if not isinstance(raw_events, list):
             raise RequestRejected(400, "body has no events list")
         events = [e for raw in raw_events if isinstance(raw, dict) and (e := line_event(raw))]
-        await self._add_names(events)
+        self._add_known_names(events)  # the others after the events are stored (look_up_names)
         for event in events:
             if self._loading_fits(event):
                 self._in_background(self._show_loading(event.chat_id))
         return events
 
-    async def _add_names(self, events: list[InboundEvent]) -> None:
-        wanted = list(
+    def _add_known_names(self, events: list[InboundEvent]) -> None:
+        for event in events:
+            name = self._profiles.get((event.chat_id, event.user_id), None)
+            event.user_name = name or event.user_name
+
+    def unnamed(self, events: list[InboundEvent]) -> list[tuple[str, str, str]]:
+        """(source type, chat, user) of the senders whose display name is not known yet."""
+        return list(
             {
                 (e.raw.get("source", {}).get("type", "user"), e.chat_id, e.user_id)
                 for e in events
-                if e.user_id and e.kind not in ("unfollow", "leave", "member_left")
+                if e.user_id
+                and not e.user_name
+                and e.kind not in ("unfollow", "leave", "member_left")
+                and self._profiles.get((e.chat_id, e.user_id), _MISSING) is _MISSING
             }
         )
-        found = {
-            (chat, user): self._profiles.get((chat, user), _MISSING) for _, chat, user in wanted
-        }
-        missing = [w for w in wanted if found[w[1], w[2]] is _MISSING]  # usually none: no tasks
-        names = await asyncio.gather(*(self.display_name(*w) for w in missing))
-        found.update(
-            ((chat, user), name) for (_, chat, user), name in zip(missing, names, strict=True)
-        )
-        for event in events:
-            event.user_name = found.get((event.chat_id, event.user_id)) or event.user_name
+
+    async def look_up_names(self, wanted: list[tuple[str, str, str]]) -> dict[str, str]:
+        """Display names by user id from the profile API, for `unnamed` senders: called after
+        the webhook is acknowledged, so a slow profile API never delays the acknowledgement."""
+        names = await asyncio.gather(*(self.display_name(*w) for w in wanted))
+        return {user: name for (_, _, user), name in zip(wanted, names, strict=True) if name}
 
     async def display_name(self, source_type: str, chat_id: str, user_id: str) -> str | None:
         """The user's LINE display name (as a member of a group or room when there), cached."""

@@ -1,4 +1,5 @@
-"""Platform webhooks: verify, store, then acknowledge.
+"""Platform webhooks: verify, store, then acknowledge; what can wait (LINE display names) is
+looked up after the acknowledgement.
 
 A 2xx goes back only after the events are committed; if the database is away the platform gets
 a 503 and redelivers, so nothing acknowledged is ever lost. Button presses among the events run
@@ -12,10 +13,12 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError
+from starlette.background import BackgroundTask
 
 from bot.deps import ServicesDep
 from bot.ingest import store_events
 from bot.metrics import observe_webhook
+from bot.names import enrich
 from bot.presses import run_presses
 from db.engine import DATABASE_AWAY
 from handlers.base import RequestRejected
@@ -84,7 +87,8 @@ async def receive(services, channel_name: str, request: Request, headers=None) -
     except Exception:
         log.exception("%s events could not be stored; asking the platform to retry", channel_name)
         return unavailable()
-    if any(not s.duplicate for s in stored):
+    wanted = channel.unnamed(events)  # looked up once the platform has its answer
+    if any(not s.duplicate for s in stored) and not wanted:
         services.worker.notify()
     if any(e.action is not None for e in events) and await run_presses(
         services.engine, channel, events, stored
@@ -95,7 +99,8 @@ async def receive(services, channel_name: str, request: Request, headers=None) -
             "stored": sum(not s.duplicate for s in stored),
             "duplicates": sum(s.duplicate for s in stored),
             "message_ids": [s.message_id for s in stored],
-        }
+        },
+        background=BackgroundTask(enrich, services, channel, wanted) if wanted else None,
     )
 
 

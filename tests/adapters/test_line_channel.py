@@ -37,7 +37,8 @@ def parse(channel, *events, raw=None, headers=None):
 
     async def run():
         events = await channel.parse_request(raw, headers or lw.headers(raw))
-        await asyncio.sleep(0.05)  # let background calls (loading animation) finish
+        if channel._background:  # let background calls (loading animation) finish
+            await asyncio.wait(set(channel._background), timeout=10)
         await channel.stop()
         return events
 
@@ -114,7 +115,7 @@ def test_a_text_message_from_a_user(channel, line_api):
     assert (event.chat_id, event.chat_kind, event.user_id) == (ALICE, "direct", ALICE)
     assert (event.kind, event.content_type, event.text) == ("message", "text", "請問營業時間？")
     assert event.reply_token == raw_event["replyToken"] and event.answerable
-    assert event.user_name == "王小明" and event.raw == raw_event
+    assert event.raw == raw_event
 
 
 def test_non_text_messages_keep_their_kind(channel):
@@ -131,13 +132,11 @@ def test_non_text_messages_keep_their_kind(channel):
     ]
 
 
-def test_group_and_room_messages_belong_to_the_group_or_room(channel, line_api):
-    line_api.member_profiles[(GROUP, ALICE)] = "Alice in the group"
+def test_group_and_room_messages_belong_to_the_group_or_room(channel):
     group, room = parse(
         channel, lw.text_event("hi all", ALICE, group=GROUP), lw.text_event("yo", ALICE, room=ROOM)
     )
     assert (group.chat_id, group.chat_kind, group.user_id) == (GROUP, "group", ALICE)
-    assert group.user_name == "Alice in the group"
     assert (room.chat_id, room.chat_kind) == (ROOM, "group")
 
 
@@ -188,24 +187,44 @@ def test_an_event_type_the_sdk_does_not_know_is_kept_as_is(channel):
 # ----- profiles and loading --------------------------------------------------------------------
 
 
-def test_display_names_are_fetched_once_and_cached(line_api):
+def test_display_names_are_looked_up_after_parsing_once_and_then_known(line_api):
     line_api.profiles[ALICE] = "王小明"
+    line_api.member_profiles[(GROUP, ALICE)] = "Alice in the group"
     channel = make_channel(line_api)
 
     async def run():
-        for text in ("one", "two", "three"):
+        raw = lw.body(lw.text_event("one", ALICE), lw.text_event("hi all", ALICE, group=GROUP))
+        events = await channel.parse_request(raw, lw.headers(raw))
+        assert [e.user_name for e in events] == [None, None]  # parsing never waits for names
+        assert line_api.requests("/profile") == line_api.requests("/member/") == []
+        wanted = channel.unnamed(events)
+        assert sorted(wanted) == [("group", GROUP, ALICE), ("user", ALICE, ALICE)]
+        direct = await channel.look_up_names([w for w in wanted if w[0] == "user"])
+        group = await channel.look_up_names([w for w in wanted if w[0] == "group"])
+        assert (direct, group) == ({ALICE: "王小明"}, {ALICE: "Alice in the group"})
+        for text in ("two", "three"):
             raw = lw.body(lw.text_event(text, ALICE))
             [event] = await channel.parse_request(raw, lw.headers(raw))
-            assert event.user_name == "王小明"
+            assert event.user_name == "王小明" and channel.unnamed([event]) == []
         await channel.stop()
 
     asyncio.run(run())
     assert len(line_api.requests("/v2/bot/profile/")) == 1
 
 
-def test_an_unknown_profile_does_not_block_the_event(channel):
-    [event] = parse(channel, lw.text_event("hi", lw.user_id(99)))
-    assert event.user_name is None and event.text == "hi"
+def test_an_unknown_profile_is_no_name(line_api):
+    channel = make_channel(line_api)
+    stranger = lw.user_id(99)
+
+    async def run():
+        raw = lw.body(lw.text_event("hi", stranger))
+        [event] = await channel.parse_request(raw, lw.headers(raw))
+        assert event.user_name is None and event.text == "hi"
+        assert await channel.look_up_names(channel.unnamed([event])) == {}
+        assert channel.unnamed([event]) == []  # the 404 is remembered too
+        await channel.stop()
+
+    asyncio.run(run())
 
 
 def test_the_loading_animation_shows_for_one_to_one_chats_answered_automatically(line_api):

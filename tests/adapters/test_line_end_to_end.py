@@ -2,9 +2,10 @@
 LINE API. A message is drafted, approved in the console and answered by reply token; a late
 approval is pushed with a retry key; redeliveries and forgeries store nothing new."""
 
+import threading
 import time
 
-from db.models import Draft
+from db.models import Contact, Draft
 from handlers.line import retry_key
 from tests.adapters.support import (
     add_user,
@@ -167,3 +168,25 @@ def test_a_postback_is_dispatched_once_and_answered_with_its_reply_token(live_fa
     assert [(d["via"], d["text"]) for d in line_api.delivered] == [("reply", "pong 7")]
     [stored] = inbound(live.services.engine)
     assert (stored.kind, stored.state) == ("postback", "ignored")
+
+
+def test_the_webhook_is_acknowledged_before_the_profile_lookup_and_the_name_follows(
+    live_factory, line_api
+):
+    gate = line_api.profile_gate = threading.Event()  # the profile API hangs until set
+    line_api.profiles[ALICE] = "王小明"
+    live = live_factory()
+    try:
+        response = post(live, lw.text_event("question: 請問營業時間？", ALICE, api=line_api))
+        assert response.status_code == 200 and response.json()["stored"] == 1
+        [contact] = rows(live.services.engine, Contact)
+        assert contact.display_name is None  # stored and acknowledged: the lookup still waits
+        wait_until(lambda: line_api.requests("/v2/bot/profile/"), what="the profile lookup")
+    finally:
+        gate.set()
+
+    def named():
+        return rows(live.services.engine, Contact)[0].display_name == "王小明"
+
+    wait_until(named, what="the display name on the contact")
+    assert drafted(live)

@@ -22,6 +22,7 @@ URL as `image`), `loading`. Reusable: `FakeLine().start()` or the `line_api` fix
 
 from __future__ import annotations
 
+import asyncio
 import re
 import secrets
 import threading
@@ -63,6 +64,7 @@ class FakeLine:
     member_profiles: dict = field(default_factory=dict)  # (group or room id, user id) -> name
     content: dict = field(default_factory=dict)  # message id -> bytes
     faults: Faults = field(default_factory=Faults)  # random failures of replies and pushes
+    profile_gate: threading.Event | None = None  # profile lookups wait until it is set
 
     def __post_init__(self):
         self.calls: list[Call] = []
@@ -242,6 +244,8 @@ class FakeLine:
         return web.json_response(result, status=status, headers=headers)
 
     async def _profile(self, request: web.Request, body) -> web.Response:
+        if self.profile_gate is not None:
+            await asyncio.to_thread(self.profile_gate.wait, 30)
         name = self.profiles.get(request.match_info["user"])
         if name is None:
             return _error(404, "Not found")
