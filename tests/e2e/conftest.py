@@ -83,3 +83,5 @@ def deployment(request) -> Iterator[Deployment]:
             deployment.worker("worker")
         deployment.wait_ready()
         yield deployment
+        # every journey is behind us: whatever the processes logged, no secret is in it
+        assert deployment.logged_secrets() == [], "a process logged a secret"

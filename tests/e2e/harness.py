@@ -49,7 +49,14 @@ class Person:
     role: str
     telegram_id: int | None = None
     line_id: str | None = None
-    password: str = field(default_factory=lambda: secrets.token_urlsafe(12))
+    password: str = field(default_factory=lambda: secrets.token_urlsafe(12), repr=False)
+
+
+class Environment(dict):
+    """A process's environment; its repr (in a failing test's traceback) shows no values."""
+
+    def __repr__(self) -> str:
+        return f"<environment of {len(self)} variables>"
 
 
 class Process:
@@ -171,12 +178,15 @@ class Deployment:
             "REPLYLINE_LINE_CHANNEL_ACCESS_TOKEN": self.line.access_token,
             "REPLYLINE_LINE_API_BASE": self.line.api_base,
         }
-        return env | {f"REPLYLINE_{k.upper()}": str(v) for k, v in self.settings.items()}
+        env |= {f"REPLYLINE_{k.upper()}": str(v) for k, v in self.settings.items()}
+        return Environment(env)
 
     def serve(self, name: str = "serve") -> Process:
         """`replyline serve` as users run it (the pipeline in a child process), ready."""
-        process = Process(name, ["serve"], self._env_with_port(), self.workdir)
-        process.port = int(self._last_port)
+        port = free_port()
+        env = Environment(self.environment() | {"REPLYLINE_PORT": str(port)})
+        process = Process(name, ["serve"], env, self.workdir)
+        process.port = port
         self.processes.append(process)
         self._wait_healthy(process)
         return process
@@ -186,10 +196,6 @@ class Deployment:
         process = Process(name, ["worker"], self.environment(), self.workdir)
         self.processes.append(process)
         return process
-
-    def _env_with_port(self) -> dict[str, str]:
-        self._last_port = str(free_port())
-        return self.environment() | {"REPLYLINE_PORT": self._last_port}
 
     def _wait_healthy(self, process: Process) -> None:
         def healthy() -> bool:
@@ -247,6 +253,12 @@ class Deployment:
         """The processes' recent logs, secrets blanked out."""
         parts = [f"----- {p.name} (exit {p.proc.poll()}) -----\n{p.tail()}" for p in self.processes]
         return self.redact("\n".join(parts))
+
+    def logged_secrets(self) -> list[str]:
+        """Which of the deployment's secrets appear anywhere in the processes' logs (by
+        position in `secrets()`, never the secret itself)."""
+        logs = "".join(p.log.read_text(errors="replace") for p in self.processes)
+        return [f"secret #{n}" for n, secret in enumerate(self.secrets()) if secret in logs]
 
     def redact(self, text: str) -> str:
         for secret in self.secrets():
