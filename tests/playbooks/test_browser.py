@@ -146,7 +146,8 @@ def test_an_agent_works_the_queue_with_the_keyboard(site, browser, tmp_path):
     assert approved.text == "很抱歉瓶子破了！我們今天就寄新的給您，案件已登記。"
     assert (audit.username, audit.action, audit.via) == ("mei", "edit", "console")
 
-    # a new message shows up by itself, and the page was never reloaded
+    # a new message shows up by itself, pushed by server-sent events; no reload
+    browser.wait("document.getElementById('queue').dataset.live === 'events'")
     customers.say("cai", "advocate: 謝謝你們，超好吃！")
     browser.wait("document.querySelector('.queue-meta .count').textContent === '2 waiting'", 20)
     assert browser.js("window.__marker") == "no reload"
