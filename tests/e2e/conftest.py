@@ -77,11 +77,10 @@ def deployment(request) -> Iterator[Deployment]:
         )
         deployment.layout = layout
         stack.callback(deployment.stop)  # also when starting fails half-way
-        deployment.serve("serve-a")
-        if layout == "postgresql":
-            deployment.serve("serve-b")
-            deployment.worker("worker")
-        deployment.wait_ready()
+        if layout == "sqlite":
+            deployment.start(serves=("serve",))
+        else:
+            deployment.start(serves=("serve-a", "serve-b"), workers=("worker",))
         yield deployment
         # every journey is behind us: whatever the processes logged, no secret is in it
         assert deployment.logged_secrets() == [], "a process logged a secret"

@@ -92,12 +92,16 @@ class Process:
             return []
         return [int(p) for p in listed if _running(int(p))]
 
-    def stop(self) -> None:
-        """SIGTERM, then SIGKILL for whatever of its group is left."""
+    def terminate(self) -> None:
+        """Ask it to stop, as a service manager would (SIGTERM)."""
         if self.alive():
             self.proc.send_signal(signal.SIGTERM)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.proc.wait(15)
+
+    def stop(self) -> None:
+        """SIGTERM, then SIGKILL for whatever of its group is left after 15 s."""
+        self.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(15)
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.proc.pid, signal.SIGKILL)
         self.proc.wait(10)
@@ -181,21 +185,21 @@ class Deployment:
         env |= {f"REPLYLINE_{k.upper()}": str(v) for k, v in self.settings.items()}
         return Environment(env)
 
-    def serve(self, name: str = "serve") -> Process:
-        """`replyline serve` as users run it (the pipeline in a child process), ready."""
-        port = free_port()
-        env = Environment(self.environment() | {"REPLYLINE_PORT": str(port)})
-        process = Process(name, ["serve"], env, self.workdir)
-        process.port = port
-        self.processes.append(process)
-        self._wait_healthy(process)
-        return process
-
-    def worker(self, name: str = "worker") -> Process:
-        """`replyline worker`: the pipeline and the scheduled jobs, no web app."""
-        process = Process(name, ["worker"], self.environment(), self.workdir)
-        self.processes.append(process)
-        return process
+    def start(self, serves: tuple[str, ...] = ("serve",), workers: tuple[str, ...] = ()) -> None:
+        """Start `replyline serve` processes as users run them (each with its pipeline in a
+        child process) and `replyline worker` processes (pipeline and scheduled jobs, no web
+        app), all at once; return when every web process answers and every pipeline is up."""
+        for name in serves:
+            port = free_port()
+            env = Environment(self.environment() | {"REPLYLINE_PORT": str(port)})
+            process = Process(name, ["serve"], env, self.workdir)
+            process.port = port
+            self.processes.append(process)
+        for name in workers:
+            self.processes.append(Process(name, ["worker"], self.environment(), self.workdir))
+        for process in self.web:
+            self._wait_healthy(process)
+        self.wait_ready()
 
     def _wait_healthy(self, process: Process) -> None:
         def healthy() -> bool:
@@ -229,6 +233,9 @@ class Deployment:
         return [p for p in self.processes if p.port is not None]
 
     def stop(self) -> None:
+        """Stop every process (all asked at once), killing what does not stop in time."""
+        for process in self.processes:
+            process.terminate()
         for process in self.processes:
             process.stop()
         self.engine.dispose()
