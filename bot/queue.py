@@ -24,6 +24,7 @@ from db.models import (
     Conversation,
     Draft,
     Handoff,
+    Incident,
     Message,
     StaffNotice,
     StageTransition,
@@ -330,20 +331,20 @@ def _stage_histories(session: Session, contact_ids: list[int]) -> dict[int, list
 
 
 def queue_version(connection) -> str:
-    """A fingerprint of what the queue page shows, cheap enough to read every second: new
-    messages and drafts, decisions (every one is audited), claims, handoffs and notices."""
-    pending = select(func.count()).select_from(Draft).where(Draft.status == OPEN)
+    """A fingerprint of what the queue page shows, cheap enough to read every second (primary
+    keys and small index ranges only): new messages, drafts and incidents, every decision (each
+    is audited), handoffs, notices and replies that could not be sent."""
     failed = select(func.count()).select_from(Draft).where(Draft.status == "failed")
     held = select(func.count()).select_from(Handoff).where(Handoff.released_at.is_(None))
     parts = [
         select(func.max(Message.id)),
         select(func.max(Draft.id)),
-        pending,
-        failed,
         select(func.max(AuditLog.id)),
+        select(func.max(Incident.id)),
         select(func.max(Handoff.id)),
         held,
         select(func.max(StaffNotice.id)),
+        failed,
     ]
     row = connection.execute(select(*(p.scalar_subquery() for p in parts))).one()
     return "-".join(str(value or 0) for value in row)

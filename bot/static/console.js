@@ -9,6 +9,8 @@
   const statusBar = document.getElementById("status");
   const help = document.getElementById("help");
   const REFRESH_MS = 4000;
+  const SAFETY_REFRESH_MS = 60000;
+  let lastRefresh = Date.now();
   let selectedId = null;
   let selectedIndex = 0;
   let keyboardSelect = false;
@@ -86,6 +88,7 @@
 
   async function refresh(force) {
     if (!queue) return;
+    lastRefresh = Date.now();
     let response;
     try {
       response = await fetch(queue.dataset.src, { credentials: "same-origin" });
@@ -156,9 +159,11 @@
     await refresh(false);
   }
 
+  // While events flow, the queue is still refetched once a minute, for what the version does
+  // not cover (a message raised to crisis priority without new drafts, for one).
   function schedule() {
     setTimeout(async function () {
-      if (streaming()) await catchUp();
+      if (streaming() && Date.now() - lastRefresh < SAFETY_REFRESH_MS) await catchUp();
       else if (!typingInQueue() && !document.hidden) await refresh(false);
       schedule();
     }, REFRESH_MS);
