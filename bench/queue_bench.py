@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -26,6 +27,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, event, func, insert, select, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -318,12 +320,21 @@ def main() -> None:
     args = parser.parse_args()
     if args.database in ("sqlite", "both"):
         folder = Path(tempfile.mkdtemp(prefix="replyline-queue-bench-"))
-        run(f"sqlite:///{folder / 'queue.db'}", args.pending, args.requests)
+        try:
+            run(f"sqlite:///{folder / 'queue.db'}", args.pending, args.requests)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
     if args.database in ("postgresql", "both"):
         name = f"replyline_queue_bench_{uuid.uuid4().hex[:8]}"
         admin = create_engine(args.postgres_url, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        try:
+            with admin.connect() as conn:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+        except OperationalError as error:
+            if args.database == "postgresql":
+                raise
+            print(f"postgresql: skipped, not reachable at {args.postgres_url} ({error.orig!r})")
+            return
         url = make_url(args.postgres_url).set(database=name).render_as_string(False)
         try:
             run(url, args.pending, args.requests)
