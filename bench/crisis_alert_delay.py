@@ -31,9 +31,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sqlmodel import select  # noqa: E402 (after the path set-up above)
+from sqlalchemy import update  # noqa: E402 (after the path set-up above)
+from sqlmodel import select  # noqa: E402
 
-from db.models import IncidentAlert  # noqa: E402
+from db.engine import session_scope  # noqa: E402
+from db.models import Incident, IncidentAlert  # noqa: E402
+from db.types import utcnow  # noqa: E402
 from tests.e2e.harness import Deployment  # noqa: E402
 from tests.fakes import line_webhooks as lw  # noqa: E402
 from tests.fakes.line_api import FakeLine  # noqa: E402
@@ -45,7 +48,11 @@ SUPERVISOR_LINE = lw.user_id(880)
 TARGETS = {"severe": 60, "spike": 180}  # seconds from the webhook / the spike's first message
 REPEAT_MINUTES = 0.5
 SPIKE_MESSAGES, SPIKE_EVERY = 12, 8.0  # a spike of a dozen people in about a minute and a half
-SEVERE = "complaint: 吃了你們的便當食物中毒送醫，我要提告，也已經聯絡記者"
+SEVERE = (  # one per round: legal, safety, media (each opens its own incident)
+    "complaint: 你們再不退款，我就提告，法院見",
+    "complaint: 吃了你們的便當食物中毒送醫",
+    "complaint: 我已經聯絡記者了，等著上新聞吧",
+)
 
 
 def telegram_alerts(d: Deployment) -> list[dict]:
@@ -72,6 +79,7 @@ def spike(d: Deployment) -> dict:
     alert_at = time.monotonic() - started
     d.wait_until(lambda: line_alerts(d), "the LINE alert", 60)
     return {
+        "rounds": 1,
         "spike_messages_sent": n,
         "spike_every_s": SPIKE_EVERY,
         "alert_telegram_s": round(alert_at, 1),
@@ -114,34 +122,69 @@ def measure(layout: str, classifier: str, scenario: str = "severe") -> dict:
         d.top_draft("營業時間", timeout=600)
         warm_up = time.monotonic() - started
 
-        target = d.web[-1]  # in the compose layout, the second server takes the webhook
         if scenario == "spike":
             return {"layout": layout, "classifier": classifier, "scenario": scenario,
                     "processes_ready_s": round(up, 1), "warm_up_draft_s": round(warm_up, 1),
                     **spike(d)}  # fmt: skip
+        return {"layout": layout, "classifier": classifier, "scenario": scenario,
+                "processes_ready_s": round(up, 1), "warm_up_draft_s": round(warm_up, 1),
+                **severe(d)}  # fmt: skip
+
+
+def firsts(alerts: list[str]) -> int:
+    return sum("Possible crisis" in text for text in alerts)
+
+
+def severe(d: Deployment) -> dict:
+    """One severe message per round, to the servers in turn; each round's incident is resolved
+    before the next. The first round may find the process that claims the message cold (in
+    the compose layout three processes draft, and the warm-up loaded the model in one)."""
+    telegram_s, line_s, repeat_s = [], [], None
+    for n, text in enumerate(SEVERE):
+        seen_tg = firsts([m["text"] for m in telegram_alerts(d)])
+        seen_line = firsts([x["text"] for x in line_alerts(d)])
         sent = time.monotonic()
-        d.line_says(SEVERE, lw.user_id(2), to=target)
-        d.wait_until(lambda: telegram_alerts(d), "the Telegram alert", 300)
-        telegram_at = time.monotonic() - sent
-        d.wait_until(lambda: line_alerts(d), "the LINE alert", 300)
-        line_at = time.monotonic() - sent
-        d.wait_until(lambda: len(telegram_alerts(d)) >= 2, "the first repeat", 300)
-        repeat_at = time.monotonic() - sent
-        first_rounds = d.query(
-            lambda s: len(s.exec(select(IncidentAlert.id).where(IncidentAlert.round == 1)).all())
+        d.line_says(text, lw.user_id(2 + n), to=d.web[(n + 1) % len(d.web)])
+        d.wait_until(
+            lambda: firsts([m["text"] for m in telegram_alerts(d)]) > seen_tg,  # noqa: B023
+            f"the Telegram alert of round {n + 1}",
+            300,
         )
+        telegram_s.append(round(time.monotonic() - sent, 2))
+        d.wait_until(
+            lambda: firsts([x["text"] for x in line_alerts(d)]) > seen_line,  # noqa: B023
+            f"the LINE alert of round {n + 1}",
+            300,
+        )
+        line_s.append(round(time.monotonic() - sent, 2))
+        if repeat_s is None:
+            d.wait_until(
+                lambda: any("Reminder 1" in m["text"] for m in telegram_alerts(d)),
+                "the first repeat",
+                300,
+            )
+            repeat_s = round(time.monotonic() - sent, 1)
+        with session_scope(d.engine) as session:
+            session.exec(
+                update(Incident)
+                .where(Incident.status != "resolved")
+                .values(status="resolved", resolved_at=utcnow(), resolved_by="bench")
+            )
+    first_rounds = d.query(
+        lambda s: len(s.exec(select(IncidentAlert.id).where(IncidentAlert.round == 1)).all())
+    )
     return {
-        "layout": layout,
-        "classifier": classifier,
-        "scenario": scenario,
-        "processes_ready_s": round(up, 1),
-        "warm_up_draft_s": round(warm_up, 1),
-        "alert_telegram_s": round(telegram_at, 2),
-        "alert_line_s": round(line_at, 2),
-        "first_repeat_s": round(repeat_at, 1),
+        "rounds": len(SEVERE),
+        "alert_telegram_s": telegram_s,
+        "alert_line_s": line_s,
+        "first_repeat_s": repeat_s,
         "repeat_every_s": REPEAT_MINUTES * 60,
-        "first_round_messages": first_rounds,  # one per supervisor: sent once
+        "first_round_messages": first_rounds,  # one per supervisor and incident: sent once
     }
+
+
+def _listed(value) -> list[float]:
+    return value if isinstance(value, list) else [value]
 
 
 def main() -> int:
@@ -157,9 +200,9 @@ def main() -> int:
         for scenario in scenarios:
             result = measure(layout, args.classifier, scenario)
             print(json.dumps(result, ensure_ascii=False), flush=True)
-            worst = max(result["alert_telegram_s"], result["alert_line_s"])
+            worst = max(_listed(result["alert_telegram_s"]) + _listed(result["alert_line_s"]))
             target = TARGETS[scenario]
-            ok = worst <= target and result["first_round_messages"] == 2
+            ok = worst <= target and result["first_round_messages"] == 2 * result["rounds"]
             missed |= not ok
             print(
                 f"{layout} {scenario}: alert on both platforms in {worst:.2f} s (target "
