@@ -1,8 +1,10 @@
 """Alerts to supervisors on Telegram or LINE: the first within seconds of an incident opening,
 then a repeat every N minutes while nobody acknowledges, reaching the next tier of supervisors
-every M minutes. The timer is one APScheduler job per incident in the database, so it survives
-a restart; the incident row records each round, so no incident ever sends more than one round
-per interval (counted from when it opened), whatever runs the job and however often.
+every M minutes. The process that opens the incident sends the first round itself
+(bot/crisis/monitor.py); the timer is one APScheduler job per incident in the shared job table,
+so it survives a restart and runs in whichever process leads the scheduler. The incident row
+records each round, claimed under a row lock, so no incident ever sends more than one round per
+interval (counted from when it opened), whatever sends it and however often.
 
 REPLYLINE_SUPERVISORS lists who gets alerts: entries separated by commas,
 each `[TIER:]CHANNEL:ID` — e.g. "1:telegram:123456789, 1:line:U4af49806, 2:telegram:-1001234"
