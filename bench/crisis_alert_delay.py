@@ -111,10 +111,10 @@ def measure(layout: str, classifier: str, scenario: str = "severe") -> dict:
         d = Deployment(url, workdir, telegram, line, [], **settings)
         stack.callback(d.stop)
         started = time.monotonic()
-        d.serve("serve-a")
         if layout == "compose":
-            d.serve("serve-b")
-            d.worker("worker")
+            d.start(("serve-a", "serve-b"), ("worker",))
+        else:
+            d.start(("serve-a",))
         up = time.monotonic() - started
 
         started = time.monotonic()  # warm-up: the model and the crisis baseline load

@@ -79,8 +79,7 @@ def two_servers():
             playbook_dir=str(workdir / "playbooks"),
         )
         try:
-            d.serve("serve-a")
-            d.serve("serve-b")
+            d.start(("serve-a", "serve-b"))
             yield d
         finally:
             d.stop()

@@ -72,7 +72,8 @@ def test_serve_alerts_every_supervisor_once_repeats_and_stops_on_a_telegram_ackn
     deployment,
 ):
     d = deployment
-    serve = d.serve()
+    d.start()
+    serve = d.web[0]
     d.line_says("complaint: 你們再不退款，我就提告，也會找記者", lw.user_id(1))
     first_tg = d.wait_until(lambda: alerts_on_telegram(d), "the alert on Telegram", 90)[0]
     d.wait_until(lambda: alerts_on_line(d), "the alert on LINE", 30)
