@@ -35,9 +35,6 @@ def test_a_crisis_on_line_alerts_supervisors_repeats_and_stops_when_acknowledged
     assert "(crisis)" in first["text"] or "food poisoning" in first["text"]
 
     deployment.wait_until(lambda: len(on_telegram()) >= 2, "a repeat of the alert", timeout=30)
-    sent = [m["at"] for m in telegram.messages if m["chat_id"] == str(SUPERVISORS_CHAT)]
-    gaps = [b - a for a, b in zip(sent, sent[1:], strict=False)]
-    assert min(gaps) > REPEAT_SECONDS / 2, f"an alert was sent twice: {gaps}"
 
     query = deployment.press(first, "Acknowledge", deployment.people["boss"], deployment.web[-1])
     answer = deployment.wait_until(
@@ -49,6 +46,8 @@ def test_a_crisis_on_line_alerts_supervisors_repeats_and_stops_when_acknowledged
     settled = (len(on_telegram()), len(on_line()))
     time.sleep(REPEAT_SECONDS * 2.5)
     assert (len(on_telegram()), len(on_line())) == settled, "alerts went on after acknowledging"
+    rounds = [text.split(" · ")[0] for text in on_telegram()]  # "🚨 Reminder 1: ..."
+    assert len(rounds) == len(set(rounds)), f"a round was sent twice: {rounds}"
 
     # close the incident, so later journeys are not answered with holding statements
     incident = int(
