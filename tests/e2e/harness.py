@@ -343,9 +343,14 @@ class Deployment:
 
     # ----- platforms --------------------------------------------------------------------
 
-    def line_says(self, text: str, user: str, to: Process | None = None) -> dict:
-        """A LINE user writes to the official account: a signed webhook with a reply token."""
+    def line_says(
+        self, text: str, user: str, to: Process | None = None, token_age: float = 0.0
+    ) -> dict:
+        """A LINE user writes to the official account: a signed webhook with a reply token
+        (issued `token_age` seconds ago: LINE refuses one older than a minute)."""
         event = lw.text_event(text, user, api=self.line)
+        if token_age:
+            event["replyToken"] = self.line.issue_reply_token(user, age=token_age)
         raw = lw.body(event)
         response = httpx.post(
             (to or self.web[0]).url + "/webhooks/line", content=raw, headers=lw.headers(raw)

@@ -44,6 +44,24 @@ def test_a_line_message_is_answered_after_approval_by_reply_token_or_push(deploy
     )
 
 
+def test_a_line_message_whose_reply_token_has_expired_is_answered_by_push_once(deployment):
+    customer = lw.user_id(2100 + len(deployment.layout))
+    deployment.line_says(
+        "The gift cards arrived in time, thank you! (stale)", customer, token_age=90
+    )
+
+    draft = deployment.top_draft("(stale)")
+    deployment.console("ana", deployment.web[-1]).approve(draft.id)
+
+    def pushed():
+        return [d for d in deployment.line.delivered if d["to"] == customer]
+
+    [push] = deployment.wait_until(pushed, "the push on LINE")
+    assert (push["via"], push["text"]) == ("push", draft.text) and push["retry_key"]
+    refused = [c for c in deployment.line.requests("/message/reply") if c.status == 400]
+    assert any(c.body["messages"][0]["text"] == draft.text for c in refused)  # tried first
+
+
 def test_a_telegram_message_is_approved_with_the_staff_chat_button(deployment):
     customer = 4200 + len(deployment.layout)
     deployment.telegram_sends(
