@@ -53,9 +53,12 @@ def test_an_approved_post_is_published_to_telegram_and_line_at_its_time(deployme
         "the LINE broadcast",
         timeout=30,
     )
-    posts = deployment.query(lambda s: s.exec(select(Post).where(Post.id.in_(ids))).all())
-    assert {p.status for p in posts} == {"sent"}
-    assert all(p.sent_at >= due for p in posts), "a post went out before its time"
+
+    def posts() -> list[Post]:
+        return deployment.query(lambda s: s.exec(select(Post).where(Post.id.in_(ids))).all())
+
+    deployment.wait_until(lambda: {p.status for p in posts()} == {"sent"}, "the posts marked sent")
+    assert all(p.sent_at >= due for p in posts()), "a post went out before its time"
 
 
 def test_the_monthly_report_reaches_its_recipients_on_telegram_and_line(deployment):
