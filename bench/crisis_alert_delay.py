@@ -47,6 +47,7 @@ SUPERVISORS_CHAT = -100888
 SUPERVISOR_LINE = lw.user_id(880)
 TARGETS = {"severe": 60, "spike": 180}  # seconds from the webhook / the spike's first message
 REPEAT_MINUTES = 0.5
+SETTLE_SECONDS = 3  # after the last alert, for a duplicate to arrive if there were one
 SPIKE_MESSAGES, SPIKE_EVERY = 12, 8.0  # a spike of a dozen people in about a minute and a half
 SEVERE = (  # one per round: legal, safety, media (each opens its own incident)
     "complaint: 你們再不退款，我就提告，法院見",
@@ -84,9 +85,7 @@ def spike(d: Deployment) -> dict:
         "spike_every_s": SPIKE_EVERY,
         "alert_telegram_s": round(alert_at, 1),
         "alert_line_s": round(time.monotonic() - started, 1),
-        "first_round_messages": d.query(
-            lambda s: len(s.exec(select(IncidentAlert.id).where(IncidentAlert.round == 1)).all())
-        ),
+        "first_round_messages": recorded_first_rounds(d, 2),
         "alert": telegram_alerts(d)[0]["text"].splitlines()[0],
     }
 
@@ -131,6 +130,27 @@ def measure(layout: str, classifier: str, scenario: str = "severe") -> dict:
                 **severe(d)}  # fmt: skip
 
 
+def recorded_first_rounds(d: Deployment, expected: int) -> dict:
+    """First-round alerts as the database recorded them (written once the platform answered,
+    so waited for) and as the platforms received them, after a few seconds for duplicates."""
+
+    def rows() -> int:
+        query = select(IncidentAlert.id).where(IncidentAlert.round == 1)
+        return d.query(lambda s: len(s.exec(query).all()))
+
+    time.sleep(SETTLE_SECONDS)
+    recorded = rows()
+    deadline = time.monotonic() + 30
+    while recorded < expected and time.monotonic() < deadline:
+        time.sleep(0.2)
+        recorded = rows()
+    return {
+        "recorded": recorded,
+        "telegram": firsts([m["text"] for m in telegram_alerts(d)]),
+        "line": firsts([x["text"] for x in line_alerts(d)]),
+    }
+
+
 def firsts(alerts: list[str]) -> int:
     return sum("Possible crisis" in text for text in alerts)
 
@@ -170,9 +190,7 @@ def severe(d: Deployment) -> dict:
                 .where(Incident.status != "resolved")
                 .values(status="resolved", resolved_at=utcnow(), resolved_by="bench")
             )
-    first_rounds = d.query(
-        lambda s: len(s.exec(select(IncidentAlert.id).where(IncidentAlert.round == 1)).all())
-    )
+    first_rounds = recorded_first_rounds(d, 2 * len(SEVERE))
     return {
         "rounds": len(SEVERE),
         "alert_telegram_s": telegram_s,
@@ -202,7 +220,10 @@ def main() -> int:
             print(json.dumps(result, ensure_ascii=False), flush=True)
             worst = max(_listed(result["alert_telegram_s"]) + _listed(result["alert_line_s"]))
             target = TARGETS[scenario]
-            ok = worst <= target and result["first_round_messages"] == 2 * result["rounds"]
+            once = result["first_round_messages"]
+            rounds = result["rounds"]
+            ok = worst <= target and once == {"recorded": 2 * rounds, "telegram": rounds,
+                                              "line": rounds}  # fmt: skip
             missed |= not ok
             print(
                 f"{layout} {scenario}: alert on both platforms in {worst:.2f} s (target "
