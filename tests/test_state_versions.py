@@ -60,6 +60,27 @@ def test_a_reload_that_fails_keeps_the_process_going(engine):
     assert versions.check() == []
 
 
+def test_a_reload_takes_the_whole_playbook_folder_with_the_crisis_playbook(services, tmp_path):
+    folder = tmp_path / "playbooks"
+    shutil.copytree(ROOT / "playbooks" / "default", folder)
+    (folder / "crisis").mkdir()
+    (folder / "crisis" / "holding.yaml").write_text(
+        'templates:\n  default:\n    en: ["We hear you, {name}. [brand holding]"]\n'
+        '    zh-Hant: ["我們知道了。[brand holding]"]\n',
+        encoding="utf-8",
+    )
+    old_playbooks = services.pipeline.playbooks
+    before = services.crisis.holding.drafts(None, "en", "Mei", "brand")
+    assert not any("[brand holding]" in d.text for d in before)
+
+    services.settings.playbook_dir = folder
+    services.reload_playbooks()
+    after = services.crisis.holding.drafts(None, "en", "Mei", "brand")
+    assert [d.text for d in after] == ["We hear you, Mei. [brand holding]"]
+    assert services.pipeline.playbooks is not old_playbooks
+    assert services.pipeline.playbooks.directory == folder
+
+
 @pytest.fixture
 def two_servers():
     """Two `replyline serve` on one PostgreSQL database, each with its pipeline child."""
