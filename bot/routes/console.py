@@ -28,6 +28,7 @@ from bot.queue import (
     QueueFilters,
     load_page,
     open_handoffs,
+    queue_version,
     recent_notices,
     response_stats,
 )
@@ -112,11 +113,14 @@ def _page_link(filters: QueueFilters, number: int) -> str:
 
 
 def _queue_context(request, session, services, user, number: int = 1) -> dict:
+    # read before the queue: a change made while the page renders still reaches the tab
+    version = queue_version(session.connection())
     queue = _queue_page(request, session, services, user, number)
     hours = services.pipeline.playbooks.brand.hours
     filters = queue["filters"]
     return {
         **queue,
+        "version": version,
         "newer": _page_link(filters, number - 1) if number > 1 else None,
         "older": _page_link(filters, number + 1) if number < queue["pages"] else None,
         "stats": _response_stats(request, session, hours),

@@ -97,6 +97,8 @@
     }
     if (!response.ok || response.redirected) return;
     const fresh = new DOMParser().parseFromString(await response.text(), "text/html").body;
+    const meta = fresh.querySelector(".queue-meta[data-version]");
+    if (meta) seenVersion = meta.dataset.version;
     const old = new Map(items().map(function (a) { return [a.dataset.messageId, a]; }));
     const nodes = [];
     Array.from(fresh.children).forEach(function (node) {
@@ -134,7 +136,7 @@
   // Live updates: the server sends the queue's version when it changes; a change seen while
   // someone types (or while the tab is hidden) is fetched once they stop.
   let live = null;
-  let seenVersion = null;
+  let seenVersion = null; // the version the shown queue was read at
   let owed = false;
 
   function listen() {
@@ -290,6 +292,8 @@
     setInterval(tick, 30000);
     document.addEventListener("visibilitychange", catchUp);
     document.addEventListener("focusout", function () { setTimeout(catchUp, 0); });
+    const shown = queue.querySelector(".queue-meta[data-version]");
+    if (shown) seenVersion = shown.dataset.version;
     listen();
     schedule();
   }
