@@ -134,13 +134,14 @@ def schedule(jobs, incident_id: int, policy: AlertPolicy, now: datetime | None =
 def cancel(incident_id: int, jobs=None) -> None:
     """Remove the timer from the shared job table, from whichever process opened it (leading
     or not); in a process without one, the job's next run sees the incident and ends itself."""
-    jobs = jobs or scheduler.current()
-    if jobs is None:
-        return
-    try:
-        jobs.remove_job(job_id(incident_id))
-    except Exception:  # the job ends itself at its next run anyway
-        log.exception("incident %s: could not remove its alert timer", incident_id)
+    for table in (jobs, scheduler.current()):  # the given one may not be open
+        if table is None:
+            continue
+        try:
+            if table.remove_job(job_id(incident_id)):
+                return
+        except Exception:  # the job ends itself at its next run anyway
+            log.exception("incident %s: could not remove its alert timer", incident_id)
 
 
 async def alert_job(incident_id: int) -> None:
