@@ -8,8 +8,11 @@ from __future__ import annotations
 import asyncio
 import random
 import re
+import signal
+import time
 from datetime import timedelta
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import event
@@ -21,10 +24,11 @@ from bot.queue import PAGE_SIZE, QueueFilters, build_queue, count_queue, queue_v
 from bot.routes import console
 from bot.security import hash_password
 from bot.services import Services
-from db.engine import session_scope
+from db.engine import make_engine, session_scope
 from db.models import Assignment, Contact, Conversation, Draft, Message, StageTransition, User
 from db.types import utcnow
 from tests.playbooks.support import LabelClassifier
+from tests.support import ServeProcess, migrated_sqlite
 
 NOW = utcnow()
 
@@ -271,3 +275,25 @@ def test_an_open_tab_hears_of_a_change_through_server_sent_events(app, services,
 def services_pending_id(services) -> int:
     with Session(services.engine) as session:
         return session.exec(select(Draft.message_id).where(Draft.status == "pending")).first()
+
+
+def test_serve_stops_promptly_while_a_tab_listens(tmp_path):
+    """uvicorn waits for open responses before it exits; a listening tab must not hold a
+    restart up until its stream would end (30 s)."""
+    url = migrated_sqlite(tmp_path / "replyline.db")
+    engine = make_engine(url)
+    with session_scope(engine) as session:
+        session.add(User(username="mei", password_hash=hash_password("mei" * 4), role="agent"))
+    engine.dispose()
+    server = ServeProcess(url, tmp_path / "serve.log")
+    try:
+        client = login(httpx.Client(base_url=server.url))
+        with client.stream("GET", "/console/queue/events", timeout=30) as events:
+            lines = events.iter_lines()
+            assert next(line for line in lines if line.startswith("data: "))
+            stopping = time.monotonic()
+            server.proc.send_signal(signal.SIGTERM)
+            assert server.proc.wait(15) in (0, -signal.SIGTERM)  # uvicorn re-raises it
+            assert time.monotonic() - stopping < 10
+    finally:
+        server.kill()
