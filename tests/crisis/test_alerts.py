@@ -16,7 +16,7 @@ from bot import actions
 from bot.crisis import alerts
 from bot.crisis.alerts import AlertPolicy, Supervisor, parse_supervisors
 from bot.crisis.signals import Signal
-from bot.jobs import start_scheduler, stop_scheduler
+from bot.jobs import open_job_table, start_scheduler, stop_scheduler
 from bot.security import hash_password
 from bot.services import Services
 from db.engine import session_scope
@@ -228,3 +228,46 @@ def test_repeats_and_escalation_survive_a_restart_and_a_telegram_ack_stops_them(
     assert all(b - a >= timedelta(seconds=0.9) for a, b in zip(starts, starts[1:], strict=False))
     restarted.engine.dispose()
     first.engine.dispose()
+
+
+def test_a_process_that_runs_no_jobs_alerts_what_it_opens_and_the_leader_repeats_it(
+    settings, classifier, people
+):
+    """serve's pipeline child: it opens the job table without leading, sends the first round
+    of an incident it opens itself and leaves the timer to the leader, elsewhere."""
+    settings.supervisors = SUPERVISORS
+    settings.crisis_repeat_minutes = 1 / 60  # every second
+    settings.crisis_escalate_minutes = 10
+    settings.scheduler_retry_seconds = 0.2
+    leader = with_channels(Services.build(settings, classifier=lambda: classifier))
+    child = with_channels(Services.build(settings, classifier=lambda: classifier))
+
+    async def run() -> int:
+        await start_scheduler(leader)
+        await wait_for(lambda: leader.scheduler.is_leader)
+        assert await open_job_table(child)
+        assert child.crisis.scheduler is child.scheduler and not child.scheduler.is_leader
+        incident_id = await asyncio.to_thread(open_incident, child)
+        assert await child.crisis.send_opened() == 2  # at once, from the process that opened it
+        assert leader.scheduler.get_job(alerts.job_id(incident_id)) is not None  # shared table
+        await wait_for(lambda: len(pushes(leader)) >= 4)  # two repeats, from the leader
+        reply = await asyncio.to_thread(press, child, "900", incident_id)
+        assert "Alerts stopped" in reply
+        await wait_for(lambda: leader.scheduler.get_job(alerts.job_id(incident_id)) is None)
+        settled = len(pushes(leader))
+        await asyncio.sleep(2.5)
+        assert len(pushes(leader)) == settled
+        await stop_scheduler(child)
+        await stop_scheduler(leader)
+        return incident_id
+
+    incident_id = asyncio.run(run())
+    assert {to for to, _, _ in pushes(child)} == {"telegram:111", "line:Uaaa"}
+    with Session(leader.engine) as session:
+        rounds = session.exec(
+            select(IncidentAlert.round).where(IncidentAlert.incident_id == incident_id)
+        ).all()
+    assert sorted(rounds).count(1) == 2  # the leader's timer found the first round taken
+    assert max(rounds) >= 3
+    leader.engine.dispose()
+    child.engine.dispose()
