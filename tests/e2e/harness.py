@@ -213,11 +213,17 @@ class Deployment:
         self.wait_until(healthy, f"{process.name} to answer /healthz", START_SECONDS)
 
     def wait_ready(self) -> None:
-        """Until every pipeline worker (each `serve`'s child, each `worker`) has opened the
-        database, which it does once built: its playbooks and settings are loaded."""
+        """Until every pipeline worker (each `serve`'s child, or with worker_process=false the
+        `serve` itself; each `worker`) has opened the database, which it does once built: its
+        playbooks and settings are loaded."""
+
+        in_child = str(self.settings.get("worker_process", "true")).lower() != "false"
 
         def pipelines() -> list[int]:
-            pids = [c for p in self.web for c in p.children()]
+            if in_child:  # serve's default
+                pids = [c for p in self.web for c in p.children()]
+            else:  # REPLYLINE_WORKER_PROCESS=false: the pipeline runs in the web process
+                pids = [p.proc.pid for p in self.web]
             return pids + [p.proc.pid for p in self.processes if p.port is None]
 
         def ready() -> bool:
