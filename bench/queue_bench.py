@@ -255,6 +255,7 @@ def percentile(values: list[float], share: float) -> float:
 def run(url: str, pending: int, requests: int) -> None:
     from fastapi.testclient import TestClient
 
+    from bot import heap
     from bot.app import create_app
     from bot.services import Services
 
@@ -280,6 +281,8 @@ def run(url: str, pending: int, requests: int) -> None:
         "/console/login", data={"username": "mei", "password": "mei" * 4}, follow_redirects=False
     )
     assert login.status_code == 303, login.text
+    heap.enable()  # as `replyline serve` does: long-lived objects leave full collections
+    heap.settle()
     counter = QueryCounter(services.engine)
     paths = list(ENDPOINTS)
     version = getattr(__import__("bot.queue", fromlist=["queue_version"]), "queue_version", None)
