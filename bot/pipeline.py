@@ -52,6 +52,9 @@ log = logging.getLogger(__name__)
 HISTORY = 20  # past messages of a contact the stage rules look at
 SCAN = 1000  # waiting messages looked at to pick the next conversations
 COMMIT_EVERY = 4  # messages per transaction on PostgreSQL: fewer disk flushes, locks still short
+# how long a new sender's message waits for the display name its channel looks up after the
+# acknowledgement (bot/names.py), so the first draft greets them by name
+NAME_WAIT = timedelta(seconds=3)
 
 
 class PipelineHook(Protocol):
@@ -83,6 +86,7 @@ class Pipeline:
     max_attempts: int = 5  # a message failing this often is marked `failed`
     retry_seconds: float = 30.0  # the wait after a failed attempt, doubling each time
     model_thread: ModelThread = field(default_factory=ModelThread)  # lower CPU priority
+    names_later: frozenset[str] = frozenset()  # channels whose names arrive after the ack
 
     def pending(self, limit: int, conversations: set[int] | None = None) -> list[Message]:
         """Messages waiting to be processed, oldest first (only of `conversations` if given)."""
@@ -93,15 +97,28 @@ class Pipeline:
             return list(session.exec(query.order_by(Message.id).limit(limit)))
 
     def held_back(self) -> set[int]:
-        """Conversations with a message that failed and waits for its retry."""
+        """Conversations with a message that failed and waits for its retry, or whose new
+        sender's display name is still being looked up (at most NAME_WAIT)."""
+        now = utcnow()
+        retrying = select(Message.conversation_id).where(
+            Message.state == "received", Message.retry_at > now
+        )
         with Session(self.engine) as session:
-            return set(
-                session.exec(
+            held = set(session.exec(retrying.distinct()))
+            if self.names_later:
+                naming = (
                     select(Message.conversation_id)
-                    .where(Message.state == "received", Message.retry_at > utcnow())
+                    .join(Contact, Contact.id == Message.contact_id)
+                    .where(
+                        Message.state == "received",
+                        Message.channel.in_(self.names_later),
+                        Message.received_at > now - NAME_WAIT,
+                        Contact.display_name.is_(None),
+                    )
                     .distinct()
                 )
-            )
+                held |= set(session.exec(naming))
+            return held
 
     def waiting_conversations(self, limit: int, held: set[int] = frozenset()) -> list[int]:
         """Conversations with waiting messages (not `held` back), the one waiting longest

@@ -62,6 +62,7 @@ class Services:
             max_attempts=settings.message_max_attempts,
             retry_seconds=settings.message_retry_seconds,
             model_thread=ModelThread(0 if settings.worker_process else settings.worker_nice),
+            names_later=frozenset(n for n, c in channels.items() if c.names_later),
         )
         monitor = None
         if settings.crisis_enabled:

@@ -127,6 +127,8 @@ class Channel(ABC):
         where the platform can tell (LINE's X-Line-Retry-Key)."""
         return SendResult(False, error=f"{self.name} cannot publish posts", permanent=True)
 
+    names_later = False  # True where `unnamed` can return senders (their names come later)
+
     def unnamed(self, events: list[InboundEvent]) -> list[tuple[str, str, str]]:
         """Senders whose display name the platform gives only on request: (source type, chat
         id, user id) for `look_up_names`, which runs after the events are acknowledged."""

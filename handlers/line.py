@@ -88,6 +88,7 @@ def signature_of(secret: str, body: bytes) -> str:
 
 class LineChannel(Channel):
     name = "line"
+    names_later = True
 
     def __init__(
         self,
