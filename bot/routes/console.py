@@ -9,13 +9,20 @@ from datetime import timedelta
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Form, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from sqlmodel import select
 
 from bot import review
-from bot.deps import CurrentLogin, CurrentUser, ServicesDep, SessionDep, SessionsDep
+from bot.deps import (
+    CurrentLogin,
+    CurrentUser,
+    ServicesDep,
+    SessionDep,
+    SessionsDep,
+    logged_in_user,
+)
 from bot.queue import (
     QueueFilters,
     build_queue,
@@ -23,7 +30,8 @@ from bot.queue import (
     recent_notices,
     response_stats,
 )
-from bot.security import SESSION_COOKIE, SESSION_MAX_AGE, verify_password
+from bot.review import audit_action
+from bot.security import SESSION_COOKIE, SESSION_MAX_AGE, hash_password, verify_password
 from db.engine import session_scope
 from db.models import AuditLog, Draft, Message, User
 from db.types import utcnow
@@ -59,10 +67,16 @@ def login(
     user = session.exec(select(User).where(User.username == username)).first()
     if user is None or not user.active or not verify_password(user.password_hash, password):
         return render(request, "login.html", status=401, error="Wrong username or password.")
-    response = RedirectResponse("/console", status_code=303)
+    cookie = sessions.issue(session, user.id)
+    session.commit()
+    target = "/console/password" if user.must_change_password else "/console"
+    return _with_cookie(request, RedirectResponse(target, status_code=303), cookie)
+
+
+def _with_cookie(request: Request, response: Response, cookie: str) -> Response:
     response.set_cookie(
         SESSION_COOKIE,
-        sessions.issue(user.id),
+        cookie,
         max_age=SESSION_MAX_AGE,
         httponly=True,
         samesite="strict",
@@ -72,10 +86,57 @@ def login(
 
 
 @router.post("/logout")
-def logout() -> Response:
+def logout(request: Request, session: SessionDep, sessions: SessionsDep) -> Response:
+    """Ends the session on the server too: the same cookie opens nothing afterwards."""
+    login = sessions.read(request.cookies.get(SESSION_COOKIE))
+    if login is not None:
+        sessions.end(session, login)
+        session.commit()
     response = RedirectResponse("/console/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE)
     return response
+
+
+MIN_PASSWORD = 8
+LoggedInUser = Annotated[User, Depends(logged_in_user)]
+
+
+@router.get("/password", response_class=HTMLResponse)
+def password_page(
+    request: Request, user: LoggedInUser, login: CurrentLogin, sessions: SessionsDep
+) -> HTMLResponse:
+    return page(request, "password.html", user, login, sessions, error=None)
+
+
+@router.post("/password")
+def change_password(
+    request: Request,
+    session: SessionDep,
+    sessions: SessionsDep,
+    user: LoggedInUser,
+    login: CurrentLogin,
+    current: Annotated[str, Form(max_length=1024)],
+    new: Annotated[str, Form(max_length=1024)],
+    repeat: Annotated[str, Form(max_length=1024)],
+) -> Response:
+    """A new password ends every session of the user, this one included; a fresh one opens."""
+    error = None
+    if not verify_password(user.password_hash, current):
+        error = "目前的密碼不對。 The current password is wrong."
+    elif len(new) < MIN_PASSWORD or new != repeat:
+        error = "新密碼至少 8 個字元，兩次要一樣。 The new password needs 8+ characters, twice."
+    elif new == current:
+        error = "新密碼要和舊的不同。 The new password must differ from the old one."
+    if error:
+        return page(request, "password.html", user, login, sessions, status=422, error=error)
+    user.password_hash = hash_password(new)
+    user.must_change_password = False
+    session.add(user)
+    sessions.end_all(session, user.id)
+    audit_action(session, user, "console", "password_change", after=user.username)
+    cookie = sessions.issue(session, user.id)
+    session.commit()
+    return _with_cookie(request, RedirectResponse("/console", status_code=303), cookie)
 
 
 # ---------------------------------------------------------------------- the queue

@@ -24,10 +24,12 @@ from db.models.playbooks import (
 )
 from db.models.reliability import LoginFailure
 from db.models.scheduler import apscheduler_jobs
+from db.models.security import ConsoleSession
 
 __all__ = [
     "AppMeta",
     "AuditLog",
+    "ConsoleSession",
     "Contact",
     "Conversation",
     "Draft",
