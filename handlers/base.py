@@ -10,6 +10,10 @@ from datetime import datetime
 
 from db.types import utcnow
 
+# A platform sends a handful of events per request; far more is an abuse of a leaked secret or
+# a bug, refused whole (and logged once) before anything is parsed, looked up or stored.
+MAX_EVENTS_PER_REQUEST = 1000
+
 
 class RequestRejected(Exception):
     """An inbound request that must not be stored: the HTTP status says why (400, 401, 413...)."""

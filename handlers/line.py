@@ -50,8 +50,16 @@ from linebot.v3.messaging import (
 )
 
 from db.types import utcnow
-from handlers.base import Action, Channel, InboundEvent, OutboundReply, RequestRejected, SendResult
-from handlers.line_events import line_event
+from handlers.base import (
+    MAX_EVENTS_PER_REQUEST,
+    Action,
+    Channel,
+    InboundEvent,
+    OutboundReply,
+    RequestRejected,
+    SendResult,
+)
+from handlers.line_events import line_events
 from handlers.loop_local import LoopLocal
 from handlers.redact import redact
 from handlers.ttl_cache import TTLCache
@@ -62,6 +70,7 @@ MAX_TEXT = 5000  # LINE's limit for one text message
 MAX_LABEL = 20  # and for a quick-reply button label
 TIMEOUT = 10.0  # seconds for one API call
 PROFILE_TIMEOUT = 2.0  # a webhook waits at most this long for display names
+MAX_PROFILE_LOOKUPS = 20  # per request; the others get their name from a later event
 REQUEST_ID = "x-line-request-id"
 ACCEPTED_ID = "x-line-accepted-request-id"  # a 409's: the request that key went out with
 RETRY_KEYS = uuid.uuid5(uuid.NAMESPACE_URL, "https://replyline/line/x-line-retry-key")
@@ -140,7 +149,9 @@ class LineChannel(Channel):
         raw_events = payload.get("events") if isinstance(payload, dict) else None
         if not isinstance(raw_events, list):
             raise RequestRejected(400, "body has no events list")
-        events = [e for raw in raw_events if isinstance(raw, dict) and (e := line_event(raw))]
+        if len(raw_events) > MAX_EVENTS_PER_REQUEST:
+            raise RequestRejected(413, f"more than {MAX_EVENTS_PER_REQUEST} events")
+        events = line_events(raw_events)
         await self._add_names(events)
         for event in events:
             if self._loading_fits(event):
@@ -159,12 +170,15 @@ class LineChannel(Channel):
             (chat, user): self._profiles.get((chat, user), _MISSING) for _, chat, user in wanted
         }
         missing = [w for w in wanted if found[w[1], w[2]] is _MISSING]  # usually none: no tasks
+        # a few lookups per request at most: one request must not cost thousands of API calls
+        missing = missing[:MAX_PROFILE_LOOKUPS]
         names = await asyncio.gather(*(self.display_name(*w) for w in missing))
         found.update(
             ((chat, user), name) for (_, chat, user), name in zip(missing, names, strict=True)
         )
         for event in events:
-            event.user_name = found.get((event.chat_id, event.user_id)) or event.user_name
+            name = found.get((event.chat_id, event.user_id))
+            event.user_name = (name if name is not _MISSING else None) or event.user_name
 
     async def display_name(self, source_type: str, chat_id: str, user_id: str) -> str | None:
         """The user's LINE display name (as a member of a group or room when there), cached."""
@@ -183,7 +197,7 @@ class LineChannel(Channel):
                     profile = await api.get_profile(user_id)
             name = profile.display_name
         except ApiException as error:  # 404: not a friend or left; cache that too
-            log.info("LINE profile of %s unavailable: %s", user_id, error.status)
+            log.debug("LINE profile of %s unavailable: %s", user_id, error.status)
             name = None
         except Exception as error:  # the network or a timeout: try again next time
             log.info("LINE profile of %s not fetched: %s", user_id, type(error).__name__)

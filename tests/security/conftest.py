@@ -13,6 +13,7 @@ from bot.security import hash_password
 from bot.services import Services
 from db.engine import session_scope
 from db.models import User
+from tests.fakes.live_app import line_api, telegram_api  # noqa: F401
 
 PASSWORD = "correct horse battery"
 
