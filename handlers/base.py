@@ -44,6 +44,7 @@ class InboundEvent:
     reply_token: str | None = None
     answerable: bool = True  # False for events we must store but never answer (LINE standby)
     action: str | None = None  # a button's data (or a staff reply), dispatched by bot/actions.py
+    unsent_platform_message_id: str | None = None  # kind "unsend": the message taken back
     sent_at: datetime = field(default_factory=utcnow)
     raw: dict = field(default_factory=dict)
 

@@ -22,6 +22,7 @@ from linebot.v3.webhooks import (
     PostbackEvent,
     RoomSource,
     TextMessageContent,
+    UnsendEvent,
 )
 
 from handlers.base import InboundEvent
@@ -37,6 +38,7 @@ KINDS = {
     "memberJoined": "member_joined",
     "memberLeft": "member_left",
     "postback": "postback",
+    "unsend": "unsend",
 }
 
 
@@ -90,8 +92,11 @@ def _inbound(event: Event, raw: dict, event_id: str) -> InboundEvent:
             result.reply_to_platform_message_id = quoted
         else:
             result.edit_of_platform_message_id = content.id
+    elif isinstance(event, UnsendEvent):
+        result.unsent_platform_message_id = event.unsend.message_id
     elif isinstance(event, PostbackEvent):
-        result.action = event.postback.data
+        # in standby another channel owns the chat: the press is stored, never acted on
+        result.action = None if standby else event.postback.data
         result.content_type = "button"
     elif isinstance(event, MemberJoinedEvent | MemberLeftEvent):
         members = (event.joined if isinstance(event, MemberJoinedEvent) else event.left).members

@@ -15,6 +15,7 @@ from sqlalchemy.exc import DataError
 
 from bot.deps import ServicesDep
 from bot.ingest import MAX_DEPTH, store_events, too_deep
+from bot.lifecycle import apply_lifecycle
 from bot.metrics import observe_webhook
 from bot.presses import run_presses
 from db.engine import DATABASE_AWAY
@@ -91,6 +92,12 @@ async def receive(services, channel_name: str, request: Request, headers=None) -
         return unavailable()
     except Exception:
         log.exception("%s events could not be stored; asking the platform to retry", channel_name)
+        return unavailable()
+    try:  # an unsend must not leave the text behind: failing it asks for a redelivery
+        await run_in_threadpool(apply_lifecycle, services.engine, events)
+    except Exception:
+        log.exception("%s events stored but not applied; asking the platform to retry",
+                      channel_name)  # fmt: skip
         return unavailable()
     if any(not s.duplicate for s in stored):
         services.worker.notify()
