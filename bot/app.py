@@ -26,6 +26,7 @@ from bot.routes import crisis as crisis_routes
 from bot.routes import metrics as metrics_routes
 from bot.security import Sessions, shared_secret
 from bot.services import Services
+from bot.visitors import RateLimit, Visitors
 from bot.worker_process import WorkerProcess
 from db.models import User
 
@@ -80,6 +81,10 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     )
     register_secret(secret)  # generated and kept in the database: never to be logged either
     app.state.sessions = Sessions(secret)
+    app.state.visitors = Visitors(secret)
+    window = settings.chat_window_seconds
+    app.state.chat_per_visitor = RateLimit(settings.chat_max_posts_per_visitor, window)
+    app.state.chat_per_address = RateLimit(settings.chat_max_posts_per_address, window)
     app.state.templates = Jinja2Templates(directory=HERE / "templates")
     app.state.templates.env.globals["active_incidents"] = partial(
         crisis_routes.banner_incidents, services.engine
