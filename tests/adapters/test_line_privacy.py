@@ -111,3 +111,36 @@ def test_standby_events_and_buttons_replyline_did_not_make_are_stored_and_left_a
     for path in ("/reply", "/push", "/loading"):
         assert line_api.requests(path) == [], path
     assert rows(live.services.engine, Draft) == []
+
+
+def edited_event(text: str, user: str, message_id: str, api) -> dict:
+    event = lw.text_event(text, user, api=api)
+    event["type"] = "messageEdited"
+    event["message"]["id"] = message_id
+    return event
+
+
+def test_an_edited_message_shows_its_new_text_and_its_replies_are_redone(live_factory, line_api):
+    live = live_factory()
+    engine = live.services.engine
+    first = lw.text_event("question: do you deliver to Hsinchu?", ALICE, api=line_api)
+    post(live, first)
+    old = drafted(live)
+    approved_but_waiting(engine, old.id)
+    edit = edited_event("question: do you deliver to Tainan?", ALICE, first["message"]["id"],
+                        line_api)  # fmt: skip
+    assert post(live, edit).status_code == 200
+    redone = wait_until(
+        lambda: rows(engine, Draft, Draft.status == "pending"), what="drafts for the new words"
+    )
+    original, edited = inbound(engine)
+    assert original.text == edited.text == "question: do you deliver to Tainan?"
+    assert {d.message_id for d in redone} == {original.id}  # the queue item, answered afresh
+    assert rows(engine, Draft, Draft.id == old.id)[0].status == "withdrawn"
+    add_user(engine, "mei")
+    page = console(live, "mei").get("/console").text
+    assert "Tainan" in page and "Hsinchu" not in page
+    time.sleep(2.5)  # past the retry time of the withdrawn approval
+    live.services.worker.notify()
+    time.sleep(1.0)
+    assert line_api.delivered == []
