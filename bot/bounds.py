@@ -33,6 +33,9 @@ def _int_params(dependant) -> tuple[list[str], list[str]]:
     return path, query
 
 
+_PARAMS: dict[int, tuple] = {}  # id(route) -> (route, its int parameters)
+
+
 def _too_large(value: str | None) -> bool:
     if value is None or not _INTEGER.match(value):
         return False
@@ -46,7 +49,10 @@ async def integers_in_range(request: Request) -> None:
     dependant = getattr(route, "dependant", None)
     if dependant is None:
         return
-    path, query = _int_params(dependant)
+    known = _PARAMS.get(id(route))
+    if known is None or known[0] is not route:  # worked out once per route, not per request
+        known = _PARAMS[id(route)] = (route, _int_params(dependant))
+    path, query = known[1]
     for name in path:
         if _too_large(request.path_params.get(name)):
             raise HTTPException(422, f"{name} is out of range")

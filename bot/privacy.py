@@ -26,6 +26,7 @@ from db.models import (
     IncidentMessage,
     Message,
     Proposal,
+    StaffCard,
     StaffNotice,
     StageTransition,
     User,
@@ -219,6 +220,9 @@ def erase_contact(engine: Engine, contact_id: int, user: User) -> dict[str, int]
         }
 
 
+TAKEN_BACK = "（訊息已收回）(the customer took this message back)"
+
+
 def erase_messages(session: Session, ids: list[int]) -> int:
     """Erase these messages (and edits of them) wherever their words are stored or shown: the
     message rows and raw payloads, drafts quoting them (open ones are withdrawn, so an approved
@@ -245,6 +249,7 @@ def erase_messages(session: Session, ids: list[int]) -> int:
     session.exec(update(AuditLog).where(AuditLog.message_id.in_(ids)).values(**ERASED_AUDIT))
     session.exec(delete(Feedback).where(Feedback.message_id.in_(ids)))
     session.exec(delete(CrisisFeed).where(CrisisFeed.message_id.in_(ids)))
+    session.exec(update(StaffCard).where(StaffCard.message_id.in_(ids)).values(text=TAKEN_BACK))
     for model, erased in TEXT_COPIES.values():
         session.exec(update(model).where(model.message_id.in_(ids)).values(**erased))
     return withdrawn
