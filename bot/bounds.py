@@ -1,6 +1,6 @@
 """Integers a route declares are refused with 422 when a database column could not hold them,
-for every route at once: an id past 64 bits made SQLite raise OverflowError and PostgreSQL a
-DataError, both answered 500."""
+for every route at once: an id past 64 bits made SQLite raise OverflowError, one past 32 bits
+made PostgreSQL (whose id columns are INTEGER) raise a DataError, both answered 500."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import typing
 
 from fastapi import HTTPException, Request
 
-LARGEST = 2**63 - 1  # BIGINT; SQLite's INTEGER holds the same
+LARGEST = 2**31 - 1  # PostgreSQL's INTEGER, what the id columns are; SQLite holds more
 _INTEGER = re.compile(r"^\s*[+-]?\d+\s*$")
 
 
@@ -40,7 +40,7 @@ def _too_large(value: str | None) -> bool:
     if value is None or not _INTEGER.match(value):
         return False
     digits = value.strip().lstrip("+-").lstrip("0")
-    return len(digits) > 19 or int(digits or "0") > LARGEST  # no int() of 5,000 digits
+    return len(digits) > 10 or int(digits or "0") > LARGEST  # no int() of 5,000 digits
 
 
 async def integers_in_range(request: Request) -> None:
