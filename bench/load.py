@@ -36,9 +36,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bot.visitors import Visitors  # noqa: E402
+
 SCRIPTED = "tests.support:ScriptedClassifier"
 LINE_SECRET = "bench-line-channel-secret"
 TELEGRAM_SECRET = "bench-telegram-secret-token"
+BENCH_SECRET_KEY = "bench-secret-key"
+VISITORS = Visitors(BENCH_SECRET_KEY)  # the chat's visitor ids, signed as the server signs them
 TYPES = ("question", "complaint", "advocate", "other", "troll")
 
 
@@ -62,7 +66,10 @@ class Target:
             },
             ensure_ascii=False,
         ).encode()
-        headers = {"content-type": "application/json", "cookie": f"replyline_visitor={visitor}"}
+        headers = {
+            "content-type": "application/json",
+            "cookie": f"replyline_visitor={VISITORS.cookie_for(visitor)}",
+        }
         return "/chat/api/messages", headers, body, f"{visitor}:{client_id}"
 
 
@@ -244,7 +251,10 @@ def server_env(database_url: str, port: int, classifier: str, extra: dict | None
         "REPLYLINE_DATABASE_URL": database_url,
         "REPLYLINE_PORT": str(port),
         "REPLYLINE_HOST": "127.0.0.1",
-        "REPLYLINE_SECRET_KEY": "bench-secret-key",
+        "REPLYLINE_SECRET_KEY": BENCH_SECRET_KEY,
+        # one loopback address sends everything: the chat's per-address limit would refuse it
+        "REPLYLINE_CHAT_MAX_POSTS_PER_ADDRESS": str(10**9),
+        "REPLYLINE_CHAT_MAX_POSTS_PER_VISITOR": str(10**9),
         "REPLYLINE_CLASSIFIER": classifier,
         "REPLYLINE_LINE_CHANNEL_SECRET": LINE_SECRET,
         "REPLYLINE_TELEGRAM_WEBHOOK_SECRET": TELEGRAM_SECRET,

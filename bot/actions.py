@@ -51,9 +51,11 @@ def staff_user(session: Session, press: Press) -> User | None:
     return user if user and user.active else None
 
 
-def dispatch(session: Session, press: Press) -> str:
+def dispatch(session: Session, press: Press) -> str | None:
+    """The text to show whoever pressed; None for a button replyline did not make (a rich
+    menu's, say): it is stored and left alone, since answering it could cost a paid push."""
     prefix, _, payload = press.data.partition(":")
     handler = _handlers.get(prefix)
     if handler is None:
-        return "This button is no longer valid."
+        return None
     return handler(session, staff_user(session, press), press, payload)

@@ -8,14 +8,16 @@ import logging
 from collections.abc import AsyncIterator
 from functools import partial
 from pathlib import Path
+from typing import Annotated
 
-from fastapi import FastAPI, Request
-from fastapi.responses import RedirectResponse
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
+from bot.bounds import integers_in_range
 from bot.config import Settings, get_settings
-from bot.deps import LoginRequired
+from bot.deps import LoginRequired, PasswordChangeRequired, require_role
 from bot.jobs import start_scheduler, stop_scheduler
 from bot.logs import register_secret, register_settings_secrets
 from bot.protect import install as install_protections
@@ -24,7 +26,9 @@ from bot.routes import crisis as crisis_routes
 from bot.routes import metrics as metrics_routes
 from bot.security import Sessions, shared_secret
 from bot.services import Services
+from bot.visitors import RateLimit, Visitors
 from bot.worker_process import WorkerProcess
+from db.models import User
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
@@ -65,7 +69,15 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             for channel in services.channels.values():
                 await channel.stop()
 
-    app = FastAPI(title="replyline", lifespan=lifespan, docs_url=None, redoc_url=None)
+    # The schema maps every route for an attacker: only admins read it (below); no /docs.
+    app = FastAPI(
+        title="replyline",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        dependencies=[Depends(integers_in_range)],
+    )
     app.state.services = services
     register_settings_secrets(settings)
     secret = shared_secret(
@@ -73,6 +85,10 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     )
     register_secret(secret)  # generated and kept in the database: never to be logged either
     app.state.sessions = Sessions(secret)
+    app.state.visitors = Visitors(secret)
+    window = settings.chat_window_seconds
+    app.state.chat_per_visitor = RateLimit(settings.chat_max_posts_per_visitor, window)
+    app.state.chat_per_address = RateLimit(settings.chat_max_posts_per_address, window)
     app.state.templates = Jinja2Templates(directory=HERE / "templates")
     app.state.templates.env.globals["active_incidents"] = partial(
         crisis_routes.banner_incidents, services.engine
@@ -97,6 +113,14 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     @app.exception_handler(LoginRequired)
     async def to_login(request: Request, _exc: LoginRequired):
         return RedirectResponse("/console/login", status_code=303)
+
+    @app.exception_handler(PasswordChangeRequired)
+    async def to_password(request: Request, _exc: PasswordChangeRequired):
+        return RedirectResponse("/console/password", status_code=303)
+
+    @app.get("/openapi.json", include_in_schema=False)
+    def openapi(_admin: Annotated[User, require_role("admin")]) -> JSONResponse:
+        return JSONResponse(app.openapi())
 
     @app.get("/", include_in_schema=False)
     def index():

@@ -112,6 +112,11 @@ class Settings(BaseSettings):
     message_max_attempts: int = Field(default=5, ge=1)  # then a message is marked `failed`
     message_retry_seconds: float = Field(default=30.0, ge=0)  # backoff after a failure, doubling
 
+    # The public web chat (issue 16): posts per visitor and per address within the window
+    chat_max_posts_per_visitor: int = Field(default=10, ge=1)
+    chat_max_posts_per_address: int = Field(default=30, ge=1)
+    chat_window_seconds: int = Field(default=60, ge=1)
+
     @property
     def base_url(self) -> str:
         return self.public_url.rstrip("/") or f"http://{self.host}:{self.port}"

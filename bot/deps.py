@@ -44,6 +44,11 @@ class LoginRequired(Exception):
     """Raised for console pages without a valid session; the app redirects to the login page."""
 
 
+class PasswordChangeRequired(Exception):
+    """Raised for every console page but the password page while the user must set a new
+    password (the first-start admin); the app redirects to the password page."""
+
+
 def current_login(request: Request, sessions: SessionsDep) -> dict:
     data = sessions.read(request.cookies.get(SESSION_COOKIE))
     if data is None:
@@ -51,12 +56,22 @@ def current_login(request: Request, sessions: SessionsDep) -> dict:
     return data
 
 
-def current_user(session: SessionDep, login: Annotated[dict, Depends(current_login)]) -> User:
-    user = session.get(User, login["uid"])
+def logged_in_user(
+    session: SessionDep, sessions: SessionsDep, login: Annotated[dict, Depends(current_login)]
+) -> User:
+    """The user of a session that still exists on the server (logout, a password or role
+    change and deactivation end it, in every process)."""
+    user = sessions.user_of(session, login)
     if user is None or not user.active:
         raise LoginRequired()
     if not has_role(user, "agent"):  # an unknown role opens nothing
         raise HTTPException(403, "your account has no console role")
+    return user
+
+
+def current_user(user: Annotated[User, Depends(logged_in_user)]) -> User:
+    if user.must_change_password:
+        raise PasswordChangeRequired()
     return user
 
 

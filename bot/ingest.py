@@ -50,6 +50,22 @@ FIELD_LENGTHS = {
 
 
 NAMES = {"chat_title", "user_name"}
+# No platform nests an event deeper than a few levels; deeper data would make `clean` (and
+# every later reader) recurse past Python's limit, so a request holding it is refused.
+MAX_DEPTH = 64
+
+
+def too_deep(value: Any, limit: int = MAX_DEPTH) -> bool:
+    """Whether JSON-like `value` nests lists and objects more than `limit` levels (no recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list | tuple):
+            if depth > limit:
+                return True
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return False
 
 
 def clean(value: Any) -> Any:

@@ -32,12 +32,16 @@ from sqlmodel import Session, select
 from bot import metrics
 from bot.logs import redact
 from db.engine import session_scope
-from db.models import Conversation, Draft, Message
+from db.models import Contact, Conversation, Draft, Message
 from db.types import utcnow
 from handlers.base import Channel, OutboundReply, SendResult
 
 log = logging.getLogger(__name__)
 READY = ("approved", "edited")
+BLOCKED = (
+    "not sent: the person unfollowed (blocked) the account; nothing goes to them until they "
+    "follow again"
+)
 
 
 @dataclass
@@ -113,8 +117,10 @@ class Outbox:
 
     async def _send(self, draft: Draft, lease_until: datetime) -> None:
         try:
-            reply, channel = await asyncio.to_thread(self._prepare, draft)
-            if channel is None:
+            reply, channel, blocked = await asyncio.to_thread(self._prepare, draft)
+            if blocked:
+                result = SendResult(False, error=BLOCKED, permanent=True)
+            elif channel is None:
                 result = SendResult(
                     False, error=f"channel {reply.channel} is not configured", permanent=True
                 )
@@ -128,10 +134,13 @@ class Outbox:
         except Exception:  # the database may be away; the lease runs out and it is retried
             log.exception("draft %s: sending could not be completed", draft.id)
 
-    def _prepare(self, draft: Draft) -> tuple[OutboundReply, Channel | None]:
+    def _prepare(self, draft: Draft) -> tuple[OutboundReply, Channel | None, bool]:
+        """The reply, its channel, and whether the person blocked the account (unfollowed)."""
         with Session(self.engine) as session:
             message = session.get(Message, draft.message_id)
             conversation = session.get(Conversation, draft.conversation_id)
+            contact = session.get(Contact, message.contact_id) if message.contact_id else None
+        blocked = contact is not None and contact.blocked and conversation.kind == "direct"
         reply = OutboundReply(
             draft_id=draft.id,
             channel=conversation.channel,
@@ -143,7 +152,7 @@ class Outbox:
             reply_token=message.reply_token,
             reply_token_received_at=message.received_at,
         )
-        return reply, self.channels.get(conversation.channel)
+        return reply, self.channels.get(conversation.channel), blocked
 
     def record(
         self,

@@ -304,7 +304,19 @@ class Pipeline:
         )
         if message.kind == "message":
             self.draft(session, message, result, stage, contact)
+        elif message.kind == "edit" and message.edit_of_id is not None:
+            self.redraft_edited(session, message.edit_of_id, result, stage, contact)
         return True
+
+    def redraft_edited(self, session, original_id: int, result, stage, contact) -> None:
+        """An edited message is answered afresh, as the original (which shows the new words:
+        bot/lifecycle.py withdrew the replies to the old ones), unless a reply is open or sent."""
+        original = session.get(Message, original_id)
+        if original is None or original.text is None:
+            return
+        statuses = session.exec(select(Draft.status).where(Draft.message_id == original_id)).all()
+        if not any(s in ("pending", "approved", "edited", "sent") for s in statuses):
+            self.draft(session, original, result, stage, contact)
 
     def update_stage(self, session: Session, contact: Contact, message: Message) -> str:
         rows = session.exec(

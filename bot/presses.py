@@ -32,11 +32,12 @@ async def run_presses(
         except Exception:  # a bug must not leave the presser's spinner running
             log.exception("action %r from %s failed", event.action, event.channel)
             text = FAILED
-        await channel.answer(event, text)
+        # nothing to say (a button not ours): only what stops a spinner, never a message
+        await channel.answer(event, text or "")
         ran += 1
     return ran
 
 
-def _dispatch(engine: Engine, press: Press) -> str:
+def _dispatch(engine: Engine, press: Press) -> str | None:
     with session_scope(engine) as session:
         return dispatch(session, press)

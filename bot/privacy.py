@@ -19,12 +19,14 @@ from db.models import (
     AuditLog,
     Contact,
     Conversation,
+    CrisisFeed,
     Draft,
     Feedback,
     Incident,
     IncidentMessage,
     Message,
     Proposal,
+    StaffCard,
     StaffNotice,
     StageTransition,
     User,
@@ -216,6 +218,41 @@ def erase_contact(engine: Engine, contact_id: int, user: User) -> dict[str, int]
             "conversations": len(about["conversations"]),
             "feedback_deleted": len(about["feedback"]),
         }
+
+
+TAKEN_BACK = "（訊息已收回）(the customer took this message back)"
+
+
+def erase_messages(session: Session, ids: list[int]) -> int:
+    """Erase these messages (and edits of them) wherever their words are stored or shown: the
+    message rows and raw payloads, drafts quoting them (open ones are withdrawn, so an approved
+    reply not yet sent never goes out), audit entries, training examples, incident quotes, the
+    crisis feed. Returns how many drafts were withdrawn."""
+    edits = session.exec(select(Message.id).where(Message.edit_of_id.in_(ids))).all()
+    ids = sorted({*ids, *edits})
+    if not ids:
+        return 0
+    quoted = session.exec(select(Message.text).where(Message.id.in_(ids))).all()
+    withdrawn = session.exec(
+        update(Draft)
+        .where(Draft.message_id.in_(ids), Draft.status.in_(OPEN_DRAFTS))
+        .values(status="withdrawn", decided_at=utcnow())
+    ).rowcount
+    session.exec(
+        update(Message)
+        .where(Message.id.in_(ids), Message.state == "received")
+        .values(state="ignored", processed_at=utcnow())
+    )
+    session.exec(update(Message).where(Message.id.in_(ids)).values(**ERASED_MESSAGE))
+    _scrub_incidents(session, ids, [t for t in quoted if t])
+    session.exec(update(Draft).where(Draft.message_id.in_(ids)).values(**ERASED_DRAFT))
+    session.exec(update(AuditLog).where(AuditLog.message_id.in_(ids)).values(**ERASED_AUDIT))
+    session.exec(delete(Feedback).where(Feedback.message_id.in_(ids)))
+    session.exec(delete(CrisisFeed).where(CrisisFeed.message_id.in_(ids)))
+    session.exec(update(StaffCard).where(StaffCard.message_id.in_(ids)).values(text=TAKEN_BACK))
+    for model, erased in TEXT_COPIES.values():
+        session.exec(update(model).where(model.message_id.in_(ids)).values(**erased))
+    return withdrawn
 
 
 def purge_expired_text(engine: Engine, days: int) -> int:

@@ -10,6 +10,10 @@ from datetime import datetime
 
 from db.types import utcnow
 
+# A platform sends a handful of events per request; far more is an abuse of a leaked secret or
+# a bug, refused whole (and logged once) before anything is parsed, looked up or stored.
+MAX_EVENTS_PER_REQUEST = 1000
+
 
 class RequestRejected(Exception):
     """An inbound request that must not be stored: the HTTP status says why (400, 401, 413...)."""
@@ -40,6 +44,7 @@ class InboundEvent:
     reply_token: str | None = None
     answerable: bool = True  # False for events we must store but never answer (LINE standby)
     action: str | None = None  # a button's data (or a staff reply), dispatched by bot/actions.py
+    unsent_platform_message_id: str | None = None  # kind "unsend": the message taken back
     sent_at: datetime = field(default_factory=utcnow)
     raw: dict = field(default_factory=dict)
 

@@ -51,8 +51,16 @@ from linebot.v3.messaging import (
 )
 
 from db.types import utcnow
-from handlers.base import Action, Channel, InboundEvent, OutboundReply, RequestRejected, SendResult
-from handlers.line_events import line_event
+from handlers.base import (
+    MAX_EVENTS_PER_REQUEST,
+    Action,
+    Channel,
+    InboundEvent,
+    OutboundReply,
+    RequestRejected,
+    SendResult,
+)
+from handlers.line_events import line_events
 from handlers.loop_local import LoopLocal
 from handlers.redact import redact
 from handlers.ttl_cache import TTLCache
@@ -63,6 +71,7 @@ MAX_TEXT = 5000  # LINE's limit for one text message
 MAX_LABEL = 20  # and for a quick-reply button label
 TIMEOUT = 10.0  # seconds for one API call
 PROFILE_TIMEOUT = 2.0  # a display name lookup waits at most this long
+MAX_PROFILE_LOOKUPS = 20  # per request; the others get their name from a later event
 REQUEST_ID = "x-line-request-id"
 ACCEPTED_ID = "x-line-accepted-request-id"  # a 409's: the request that key went out with
 RETRY_KEYS = uuid.uuid5(uuid.NAMESPACE_URL, "https://replyline/line/x-line-retry-key")
@@ -142,7 +151,9 @@ class LineChannel(Channel):
         raw_events = payload.get("events") if isinstance(payload, dict) else None
         if not isinstance(raw_events, list):
             raise RequestRejected(400, "body has no events list")
-        events = [e for raw in raw_events if isinstance(raw, dict) and (e := line_event(raw))]
+        if len(raw_events) > MAX_EVENTS_PER_REQUEST:
+            raise RequestRejected(413, f"more than {MAX_EVENTS_PER_REQUEST} events")
+        events = line_events(raw_events)
         self._add_known_names(events)  # the others after the events are stored (look_up_names)
         for event in events:
             if self._loading_fits(event):
@@ -155,7 +166,8 @@ class LineChannel(Channel):
             event.user_name = name or event.user_name
 
     def unnamed(self, events: list[InboundEvent]) -> list[tuple[str, str, str]]:
-        """(source type, chat, user) of the senders whose display name is not known yet."""
+        """(source type, chat, user) of the senders whose display name is not known yet (a few
+        per request: one request must not cost thousands of API calls)."""
         return list(
             {
                 (e.raw.get("source", {}).get("type", "user"), e.chat_id, e.user_id)
@@ -165,7 +177,7 @@ class LineChannel(Channel):
                 and e.kind not in ("unfollow", "leave", "member_left")
                 and self._profiles.get((e.chat_id, e.user_id), _MISSING) is _MISSING
             }
-        )
+        )[:MAX_PROFILE_LOOKUPS]
 
     async def look_up_names(self, wanted: list[tuple[str, str, str]]) -> dict[str, str]:
         """Display names by user id from the profile API, for `unnamed` senders: called after
@@ -190,7 +202,7 @@ class LineChannel(Channel):
                     profile = await api.get_profile(user_id)
             name = profile.display_name
         except ApiException as error:  # 404: not a friend or left; cache that too
-            log.info("LINE profile of %s unavailable: %s", user_id, error.status)
+            log.debug("LINE profile of %s unavailable: %s", user_id, error.status)
             name = None
         except Exception as error:  # the network or a timeout: try again next time
             log.info("LINE profile of %s not fetched: %s", user_id, type(error).__name__)

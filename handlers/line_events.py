@@ -8,6 +8,7 @@ expired by then. Other event types are stored as what they are and need nothing.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from datetime import UTC, datetime
 
@@ -21,6 +22,7 @@ from linebot.v3.webhooks import (
     PostbackEvent,
     RoomSource,
     TextMessageContent,
+    UnsendEvent,
 )
 
 from handlers.base import InboundEvent
@@ -36,20 +38,33 @@ KINDS = {
     "memberJoined": "member_joined",
     "memberLeft": "member_left",
     "postback": "postback",
+    "unsend": "unsend",
 }
 
 
-def line_event(raw: dict) -> InboundEvent | None:
-    """One event of a verified webhook body; None when it cannot be identified at all."""
-    event_id = raw.get("webhookEventId")
-    if not isinstance(event_id, str) or not event_id:
-        log.warning("LINE event without webhookEventId skipped (type %r)", raw.get("type"))
-        return None
-    try:
-        event = Event.from_dict(raw)
-    except (ValueError, TypeError, KeyError) as error:  # a type or shape this SDK does not know
-        log.info("LINE event %s stored unparsed: %s", event_id, type(error).__name__)
-        return _unparsed(raw, event_id)
+def line_events(raw_events: list) -> list[InboundEvent]:
+    """The events of a verified webhook body, with one log line for what was odd in it (one
+    per event flooded the log: one request may hold many)."""
+    events, skipped, unparsed = [], 0, 0
+    for raw in raw_events:
+        event_id = raw.get("webhookEventId") if isinstance(raw, dict) else None
+        if not isinstance(event_id, str) or not event_id:
+            skipped += 1
+            continue
+        try:
+            parsed = Event.from_dict(raw)
+        except (ValueError, TypeError, KeyError):  # a type or shape this SDK does not know
+            unparsed += 1
+            events.append(_unparsed(raw, event_id))
+            continue
+        events += _per_member(_inbound(parsed, raw, event_id), parsed)
+    if skipped or unparsed:
+        log.warning("LINE request: %d event(s) without webhookEventId skipped, %d stored "
+                    "unparsed (of %d)", skipped, unparsed, len(raw_events))  # fmt: skip
+    return events
+
+
+def _inbound(event: Event, raw: dict, event_id: str) -> InboundEvent:
     chat_id, chat_kind, user_id = _source(event)
     kind = KINDS.get(event.type, str(event.type)[:32])
     redelivered = bool(event.delivery_context and event.delivery_context.is_redelivery)
@@ -77,13 +92,35 @@ def line_event(raw: dict) -> InboundEvent | None:
             result.reply_to_platform_message_id = quoted
         else:
             result.edit_of_platform_message_id = content.id
+    elif isinstance(event, UnsendEvent):
+        result.unsent_platform_message_id = event.unsend.message_id
     elif isinstance(event, PostbackEvent):
-        result.action = event.postback.data
+        # in standby another channel owns the chat: the press is stored, never acted on
+        result.action = None if standby else event.postback.data
         result.content_type = "button"
     elif isinstance(event, MemberJoinedEvent | MemberLeftEvent):
         members = (event.joined if isinstance(event, MemberJoinedEvent) else event.left).members
         result.user_id = members[0].user_id if members else None
     return result
+
+
+def _per_member(event: InboundEvent, parsed: Event) -> list[InboundEvent]:
+    """memberJoined/memberLeft name several members: one event each, so every member is
+    recorded (ids derived from the event's, so a redelivery is still recognised)."""
+    if not isinstance(parsed, MemberJoinedEvent | MemberLeftEvent):
+        return [event]
+    members = (parsed.joined if isinstance(parsed, MemberJoinedEvent) else parsed.left).members
+    ids = [m.user_id for m in members if getattr(m, "user_id", None)]
+    more = [
+        dataclasses.replace(
+            event,
+            event_id=f"{event.event_id}:{i}",
+            user_id=user_id,
+            raw={"webhookEventId": event.event_id, "type": parsed.type, "member": user_id},
+        )
+        for i, user_id in enumerate(ids[1:], start=1)
+    ]
+    return [event, *more]
 
 
 def _text(content) -> str | None:

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from handlers.base import Channel, InboundEvent, OutboundReply, RequestRejected, SendResult
 
 VISITOR_HEADER = "x-replyline-visitor"
+PERSON_HEADER = "x-replyline-person"  # set by the server (bot/visitors.py), never by a browser
 _ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 
 
@@ -49,7 +50,8 @@ class WebChannel(Channel):
                 user_name=name,
                 text=text.strip(),
                 platform_message_id=client_id,
-                raw={"text": text, "client_id": client_id},
+                raw={"text": text, "client_id": client_id}
+                | ({"person": person} if (person := headers.get(PERSON_HEADER)) else {}),
             )
         ]
 

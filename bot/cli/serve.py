@@ -91,7 +91,12 @@ def _print_welcome(services, settings) -> None:
         password = secrets.token_urlsafe(12)
         try:
             with session_scope(services.engine) as session:
-                admin = User(username="admin", password_hash=hash_password(password), role="admin")
+                admin = User(
+                    username="admin",
+                    password_hash=hash_password(password),
+                    role="admin",
+                    must_change_password=True,  # printed on a terminal: good for one login
+                )
                 session.add(admin)
         except IntegrityError:
             pass  # several processes started on a new database at once: another one made it
@@ -100,7 +105,8 @@ def _print_welcome(services, settings) -> None:
     if created:
         lines += [
             "first start: created console user 'admin' with password: " + password,
-            "(shown once; add your team with: replyline user add NAME --role agent)",
+            "(shown once, and the console asks for a new one at the first login;",
+            " add your team with: replyline user add NAME --role agent)",
         ]
     else:
         lines.append(

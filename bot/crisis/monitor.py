@@ -510,6 +510,9 @@ def observation(message, result: Classification, vector, text: str | None = None
     if message.received_at and sent > message.received_at:
         sent = message.received_at  # a sender's clock ahead of ours
     person = message.contact_id if message.contact_id is not None else message.conversation_id
+    raw = getattr(message, "raw", None)  # the web chat's person: one per address, not per cookie
+    if isinstance(raw, dict) and isinstance(raw.get("person"), str):
+        person = raw["person"]
     return Observation(
         message_id=message.id,
         at=sent,

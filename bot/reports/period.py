@@ -8,6 +8,10 @@ from functools import cached_property
 from zoneinfo import ZoneInfo
 
 MAX_DAYS = 366
+# Reports cover days a database can hold with room for the period before (comparisons) and the
+# midnight after; a date outside is refused with a reason instead of overflowing.
+EARLIEST = date(1970, 1, 1)
+LATEST = date(9998, 12, 31)
 
 
 class PeriodError(ValueError):
@@ -26,6 +30,8 @@ class Period:
             period = cls(date.fromisoformat(first), date.fromisoformat(last), tz)
         except (TypeError, ValueError) as error:
             raise PeriodError("dates look like 2026-11-01") from error
+        if period.first < EARLIEST or period.last > LATEST:
+            raise PeriodError(f"dates lie between {EARLIEST} and {LATEST}")
         if period.last < period.first:
             raise PeriodError("the period ends before it starts")
         if period.days > MAX_DAYS:

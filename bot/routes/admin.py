@@ -16,7 +16,7 @@ from bot import state
 from bot.deps import CurrentLogin, ServicesDep, SessionDep, SessionsDep, require_role
 from bot.review import ROLE_RANK, audit_action
 from bot.routes.console import done, page
-from bot.security import hash_password
+from bot.security import Sessions, hash_password
 from bot.services import load_playbooks
 from db.engine import session_scope
 from db.models import User
@@ -88,6 +88,7 @@ async def change_user(
         if target is None:
             raise HTTPException(404, f"user {user_id} does not exist")
         before = f"{target.role}, {'active' if target.active else 'inactive'}"
+        before_role = target.role
         if role:
             target.role = role
         if active in ("yes", "no"):
@@ -95,9 +96,41 @@ async def change_user(
         if hashed:
             target.password_hash = hashed
         session.add(target)
+        if hashed or (role and role != before_role) or not target.active:
+            Sessions.end_all(session, target.id)  # the old rights end with the old sessions
         after = f"{target.role}, {'active' if target.active else 'inactive'}"
         audit_action(session, user, "console", "user_change", before=f"{target.username}: "
                      f"{before}", after=after + (", new password" if hashed else ""))  # fmt: skip
+
+    await run_in_threadpool(_save_user, services, user, change)
+    return done(request)
+
+
+@router.post("/users/{user_id}/sessions/end")
+async def end_user_sessions(
+    request: Request, user_id: int, services: ServicesDep, user: Admin
+) -> Response:
+    """Sign one user out everywhere (a lost laptop, a leaving colleague)."""
+
+    def change(session):
+        target = session.get(User, user_id)
+        if target is None:
+            raise HTTPException(404, f"user {user_id} does not exist")
+        ended = Sessions.end_all(session, target.id)
+        audit_action(session, user, "console", "sessions_end", after=f"{target.username}: "
+                     f"{ended} session(s)")  # fmt: skip
+
+    await run_in_threadpool(_save_user, services, user, change)
+    return done(request)
+
+
+@router.post("/sessions/end")
+async def end_all_sessions(request: Request, services: ServicesDep, user: Admin) -> Response:
+    """Sign everyone out everywhere, this admin included (a leaked secret, a shared laptop)."""
+
+    def change(session):
+        ended = Sessions.end_all(session)
+        audit_action(session, user, "console", "sessions_end", after=f"everyone: {ended}")
 
     await run_in_threadpool(_save_user, services, user, change)
     return done(request)

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import secrets
-
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from sqlmodel import select
 
 from bot.deps import ServicesDep, SessionDep
+from bot.middleware import client_ip
 from bot.routes.webhooks import receive
 from db.models import Conversation, Message
-from handlers.web import VISITOR_HEADER
+from handlers.web import PERSON_HEADER, VISITOR_HEADER
 
 router = APIRouter()
 VISITOR_COOKIE = "replyline_visitor"
@@ -20,10 +19,11 @@ VISITOR_COOKIE = "replyline_visitor"
 @router.get("/chat", response_class=HTMLResponse)
 def chat_page(request: Request) -> HTMLResponse:
     response = request.app.state.templates.TemplateResponse(request, "chat.html", {})
-    if not request.cookies.get(VISITOR_COOKIE):
+    visitors = request.app.state.visitors
+    if not visitors.verified(request.cookies.get(VISITOR_COOKIE)):  # made up, or none: a new one
         response.set_cookie(
             VISITOR_COOKIE,
-            secrets.token_urlsafe(24),
+            visitors.issue(),
             max_age=365 * 24 * 3600,
             httponly=True,
             samesite="lax",
@@ -36,15 +36,28 @@ def chat_page(request: Request) -> HTMLResponse:
 async def post_message(request: Request, services: ServicesDep) -> JSONResponse:
     if not request.headers.get("content-type", "").startswith("application/json"):
         return JSONResponse({"error": "send JSON"}, status_code=415)
-    visitor = request.cookies.get(VISITOR_COOKIE, "")
-    return await receive(services, "web", request, headers={VISITOR_HEADER: visitor})
+    state = request.app.state
+    visitor = state.visitors.verified(request.cookies.get(VISITOR_COOKIE))
+    if visitor is None:  # only ids this server issued (GET /chat gives one)
+        return JSONResponse({"error": "no chat session; reload the chat page"}, status_code=401)
+    address = client_ip(request.scope)
+    for limit, key in ((state.chat_per_visitor, visitor), (state.chat_per_address, address)):
+        wait = limit.retry_after(key)
+        if wait:
+            return JSONResponse(
+                {"error": "too many messages; please wait a moment"},
+                status_code=429,
+                headers={"Retry-After": str(wait)},
+            )
+    headers = {VISITOR_HEADER: visitor, PERSON_HEADER: state.visitors.person(address)}
+    return await receive(services, "web", request, headers=headers)
 
 
 @router.get("/chat/api/messages")
 def list_messages(
     request: Request, session: SessionDep, after: int = Query(0, ge=0)
 ) -> JSONResponse:
-    visitor = request.cookies.get(VISITOR_COOKIE)
+    visitor = request.app.state.visitors.verified(request.cookies.get(VISITOR_COOKIE))
     if not visitor:
         return JSONResponse({"messages": []})
     conversation = session.exec(

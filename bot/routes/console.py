@@ -10,7 +10,7 @@ from datetime import timedelta
 from typing import Annotated
 from urllib.parse import urlencode, urlsplit
 
-from fastapi import APIRouter, Form, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import (
     HTMLResponse,
@@ -22,7 +22,15 @@ from fastapi.responses import (
 from sqlmodel import select
 
 from bot import review
-from bot.deps import CurrentLogin, CurrentUser, ServicesDep, SessionDep, SessionsDep, current_user
+from bot.deps import (
+    CurrentLogin,
+    CurrentUser,
+    ServicesDep,
+    SessionDep,
+    SessionsDep,
+    current_user,
+    logged_in_user,
+)
 from bot.queue import (
     PAGE_SIZE,
     QueueFilters,
@@ -33,7 +41,8 @@ from bot.queue import (
     response_stats,
 )
 from bot.queue_live import QueueWatch, stream
-from bot.security import SESSION_COOKIE, SESSION_MAX_AGE, verify_password
+from bot.review import audit_action
+from bot.security import SESSION_COOKIE, SESSION_MAX_AGE, hash_password, verify_password
 from db.engine import session_scope
 from db.models import AuditLog, Conversation, Draft, Message, User
 from db.types import utcnow
@@ -69,10 +78,16 @@ def login(
     user = session.exec(select(User).where(User.username == username)).first()
     if user is None or not user.active or not verify_password(user.password_hash, password):
         return render(request, "login.html", status=401, error="Wrong username or password.")
-    response = RedirectResponse("/console", status_code=303)
+    cookie = sessions.issue(session, user.id)
+    session.commit()
+    target = "/console/password" if user.must_change_password else "/console"
+    return _with_cookie(request, RedirectResponse(target, status_code=303), cookie)
+
+
+def _with_cookie(request: Request, response: Response, cookie: str) -> Response:
     response.set_cookie(
         SESSION_COOKIE,
-        sessions.issue(user.id),
+        cookie,
         max_age=SESSION_MAX_AGE,
         httponly=True,
         samesite="strict",
@@ -82,10 +97,57 @@ def login(
 
 
 @router.post("/logout")
-def logout() -> Response:
+def logout(request: Request, session: SessionDep, sessions: SessionsDep) -> Response:
+    """Ends the session on the server too: the same cookie opens nothing afterwards."""
+    login = sessions.read(request.cookies.get(SESSION_COOKIE))
+    if login is not None:
+        sessions.end(session, login)
+        session.commit()
     response = RedirectResponse("/console/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE)
     return response
+
+
+MIN_PASSWORD = 8
+LoggedInUser = Annotated[User, Depends(logged_in_user)]
+
+
+@router.get("/password", response_class=HTMLResponse)
+def password_page(
+    request: Request, user: LoggedInUser, login: CurrentLogin, sessions: SessionsDep
+) -> HTMLResponse:
+    return page(request, "password.html", user, login, sessions, error=None)
+
+
+@router.post("/password")
+def change_password(
+    request: Request,
+    session: SessionDep,
+    sessions: SessionsDep,
+    user: LoggedInUser,
+    login: CurrentLogin,
+    current: Annotated[str, Form(max_length=1024)],
+    new: Annotated[str, Form(max_length=1024)],
+    repeat: Annotated[str, Form(max_length=1024)],
+) -> Response:
+    """A new password ends every session of the user, this one included; a fresh one opens."""
+    error = None
+    if not verify_password(user.password_hash, current):
+        error = "目前的密碼不對。 The current password is wrong."
+    elif len(new) < MIN_PASSWORD or new != repeat:
+        error = "新密碼至少 8 個字元，兩次要一樣。 The new password needs 8+ characters, twice."
+    elif new == current:
+        error = "新密碼要和舊的不同。 The new password must differ from the old one."
+    if error:
+        return page(request, "password.html", user, login, sessions, status=422, error=error)
+    user.password_hash = hash_password(new)
+    user.must_change_password = False
+    session.add(user)
+    sessions.end_all(session, user.id)
+    audit_action(session, user, "console", "password_change", after=user.username)
+    cookie = sessions.issue(session, user.id)
+    session.commit()
+    return _with_cookie(request, RedirectResponse("/console", status_code=303), cookie)
 
 
 # ---------------------------------------------------------------------- the queue
@@ -275,10 +337,12 @@ def queue_item_json(item, now, warn: int) -> dict:
 
 
 @router.get("/queue/events")
-async def queue_events(request: Request, services: ServicesDep, login: CurrentLogin):
+async def queue_events(
+    request: Request, services: ServicesDep, sessions: SessionsDep, login: CurrentLogin
+):
     """Server-sent events: the queue's version each time it changes, for console.js to refetch
     the queue (it polls instead when these cannot reach it)."""
-    await run_in_threadpool(_listener, services, login)
+    await run_in_threadpool(_listener, services, sessions, login)
     watch = getattr(request.app.state, "queue_watch", None)
     if watch is None:
         watch = request.app.state.queue_watch = QueueWatch(services.engine)
@@ -289,10 +353,10 @@ async def queue_events(request: Request, services: ServicesDep, login: CurrentLo
     )
 
 
-def _listener(services, login) -> None:
+def _listener(services, sessions, login) -> None:
     """Who may listen, checked in a session of its own: a stream must not hold one open."""
     with session_scope(services.engine) as session:
-        current_user(session, login)
+        current_user(logged_in_user(session, sessions, login))
 
 
 async def decide(services, fn, *args, **kwargs):

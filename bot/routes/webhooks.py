@@ -16,11 +16,13 @@ from sqlalchemy.exc import DataError
 from starlette.background import BackgroundTask
 
 from bot.deps import ServicesDep
-from bot.ingest import store_events
+from bot.ingest import MAX_DEPTH, store_events, too_deep
+from bot.lifecycle import apply_lifecycle
 from bot.metrics import observe_webhook
 from bot.names import enrich
 from bot.presses import run_presses
 from db.engine import DATABASE_AWAY
+from handlers.base import MAX_EVENTS_PER_REQUEST as MAX_EVENTS
 from handlers.base import RequestRejected
 
 log = logging.getLogger(__name__)
@@ -69,6 +71,13 @@ async def receive(services, channel_name: str, request: Request, headers=None) -
     except MALFORMED as error:
         log.info("%s request malformed: %s", channel_name, type(error).__name__)
         return JSONResponse({"error": "malformed request"}, status_code=400)
+    if len(events) > MAX_EVENTS:
+        log.info("%s request refused: %d events, at most %d", channel_name, len(events),
+                 MAX_EVENTS)  # fmt: skip
+        return JSONResponse({"error": f"more than {MAX_EVENTS} events"}, status_code=413)
+    if any(too_deep(event.raw) for event in events):
+        log.info("%s request refused: nested deeper than %d levels", channel_name, MAX_DEPTH)
+        return JSONResponse({"error": "nested too deeply"}, status_code=400)
     try:
         stored = await run_in_threadpool(store_events, services.engine, events) if events else []
     except DataError:
@@ -86,6 +95,12 @@ async def receive(services, channel_name: str, request: Request, headers=None) -
         return unavailable()
     except Exception:
         log.exception("%s events could not be stored; asking the platform to retry", channel_name)
+        return unavailable()
+    try:  # an unsend must not leave the text behind: failing it asks for a redelivery
+        await run_in_threadpool(apply_lifecycle, services.engine, events)
+    except Exception:
+        log.exception("%s events stored but not applied; asking the platform to retry",
+                      channel_name)  # fmt: skip
         return unavailable()
     wanted = channel.unnamed(events)  # looked up once the platform has its answer
     if any(not s.duplicate for s in stored) and not wanted:

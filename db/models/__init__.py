@@ -24,11 +24,13 @@ from db.models.playbooks import (
 )
 from db.models.reliability import LoginFailure
 from db.models.scheduler import apscheduler_jobs
+from db.models.security import ConsoleSession
 from db.models.sync import Redraft, StateVersion
 
 __all__ = [
     "AppMeta",
     "AuditLog",
+    "ConsoleSession",
     "Contact",
     "Conversation",
     "Draft",

@@ -35,6 +35,7 @@ class Contact(SQLModel, table=True):
     last_seen_at: datetime = _ts()
     message_count: int = 0
     erased: bool = False
+    blocked: bool = False  # unfollowed the account (LINE): nothing is pushed until a follow
 
 
 class StageTransition(SQLModel, table=True):
@@ -167,6 +168,7 @@ class User(SQLModel, table=True):
     telegram_user_id: str | None = Field(default=None, max_length=64, unique=True)
     line_user_id: str | None = Field(default=None, max_length=64, unique=True)
     active: bool = True
+    must_change_password: bool = False  # the first-start admin: set a password before anything
     created_at: datetime = _ts()
 
 
