@@ -131,6 +131,9 @@ def test_changes_on_one_server_hold_on_the_other_and_in_every_worker(two_servers
     lee_id = d.query(lambda s: s.exec(select(User.id).where(User.username == "lee")).one())
     ana_on_a = d.console("ana", a)
     ana_on_a.post(f"/console/users/{lee_id}", role="agent")
+    response = lee_on_b.http.get("/console/users", follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"] == "/console/login"
+    lee_on_b = d.console("lee", b)  # signed in again, now as an agent
     assert lee_on_b.http.get("/console/users").status_code == 403
     ana_on_a.post(f"/console/users/{lee_id}", active="no")
     response = lee_on_b.http.get("/console", follow_redirects=False)
