@@ -67,6 +67,8 @@ def draft_message(
     )
     held = open_handoff(session, conversation.id)
     asks = playbooks.brand.handoff.asks_for_human(message.text)
+    # a handoff acknowledgement says when a person comes: the drafts do not promise another time
+    ctx = replace(ctx, promised=bool(held or asks) and bool(pipeline.acknowledge))
 
     plan = playbooks.plan(ctx)
     ticket = _ticket(session, playbooks, message, result) if plan.policy["opens_ticket"] else None

@@ -18,7 +18,9 @@ from string import Formatter
 from nlp.types import COMMENTER_TYPES, COMPLAINT_SUBTYPES, STAGES, Classification
 from nlp.zh_chars import to_simplified
 from playbooks.brand import LANGUAGES, Brand, load_brand
+from playbooks.debris import asks_to_go_private, find_debris
 from playbooks.faq import Embed, Faq, FaqMatch, load_entries
+from playbooks.render import check_segments, fill
 from playbooks.yamlfile import Mapping, PlaybookError, Reader, Sequence, load
 
 log = logging.getLogger(__name__)
@@ -31,6 +33,8 @@ NOTIFY_SECTIONS = ("under_review", "adopted", "declined")
 MAX_CANDIDATES = 3
 VARIABLES = ("name", "brand", "hours", "reply_within", "faq_answer", "ticket", "proposal",
              "next_open")  # fmt: skip
+# values a reply may have to do without: templates must read well with each of them empty
+OPTIONAL = ("name", "brand", "ticket", "proposal", "hours", "reply_within", "next_open")
 POLICY_DEFAULTS = {
     "auto_send": False,
     "human_required": True,
@@ -99,6 +103,7 @@ class DraftContext:
     ticket: str | None = None
     proposal: str | None = None
     plan: Plan | None = None  # when the caller planned already (to open a ticket first)
+    promised: bool = False  # an acknowledgement already told the customer when; say it once
 
 
 @dataclass(frozen=True)
@@ -305,7 +310,7 @@ class Playbooks:
             "name": ctx.contact_name or "",
             "brand": brand,
             "hours": hours.describe(language),
-            "reply_within": f"{self.brand.reply_within_hours:g}",
+            "reply_within": "" if ctx.promised else f"{self.brand.reply_within_hours:g}",
             "next_open": hours.when(next_open, language) if next_open else "",
             "ticket": ctx.ticket or "",
             "proposal": ctx.proposal or "",
@@ -315,9 +320,38 @@ class Playbooks:
             base["faq_answer"] = _fill(faq.entry.answer_in(language), base)
         return base
 
+    def check_rendering(self) -> list[str]:
+        """Every template rendered with all values, and without each optional one, in every
+        language: `file: where: debris` for each broken result (empty when all read well)."""
+        full = {name: f"<{name}>" for name in VARIABLES}
+        full.update(name="王小明", brand="小森生活", ticket="CS-00042", proposal="P-00007",
+                    hours="11:00-19:00", reply_within="4", next_open="明天 11:00",
+                    faq_answer="我們週一到週五出貨。")  # fmt: skip
+        variants = [("", full)] + [(f" without {n}", {**full, n: ""}) for n in OPTIONAL]
+        variants.append((" without any optional value", {**full, **dict.fromkeys(OPTIONAL, "")}))
+        problems = []
+        for book in self.by_type.values():
+            for section in book.sections.values():
+                for key, pool in (("templates", section.templates), ("direct", section.direct)):
+                    for language in LANGUAGES:
+                        if not pool:
+                            continue
+                        templates = section.for_language(language, direct=key == "direct")
+                        for index, template in enumerate(templates):
+                            where = f"sections.{section.name}.{key}.{language}[{index}]"
+                            private = key == "direct" or not section.direct
+                            if private and asks_to_go_private(fill(template, full)):
+                                problems.append(f"{book.source}: {where}: asks for a private "
+                                                "message, but is also used in private chats "
+                                                "(write a direct: variant)")  # fmt: skip
+                            for label, values in variants:
+                                for found in find_debris(fill(template, values)):
+                                    problems.append(f"{book.source}: {where}{label}: {found}")
+        return problems
+
 
 def _fill(template: str, values: dict[str, str]) -> str:
-    return _tidy(template.format_map(values))
+    return _tidy(fill(template, values))
 
 
 def _tidy(text: str) -> str:
@@ -483,6 +517,9 @@ def _check_template(path, line, where, template, avoid, needs) -> None:
         fields = [f for _, f, _, _ in Formatter().parse(template) if f is not None]
     except ValueError as exc:
         raise PlaybookError(path, line, f"{where}: broken braces in {template!r}: {exc}") from exc
+    wrong = check_segments(template)
+    if wrong:
+        raise PlaybookError(path, line, f"{where}: {wrong}")
     for name in fields:
         if name not in VARIABLES:
             raise PlaybookError(path, line, f"{where}: unknown variable {{{name}}} "
