@@ -21,6 +21,7 @@ from playbooks.brand import LANGUAGES, Brand, load_brand
 from playbooks.debris import asks_to_go_private, find_debris
 from playbooks.faq import Embed, Faq, FaqMatch, load_entries
 from playbooks.render import check_segments, fill
+from playbooks.safety import mentions_safety
 from playbooks.yamlfile import Mapping, PlaybookError, Reader, Sequence, load
 
 log = logging.getLogger(__name__)
@@ -216,7 +217,8 @@ class Playbooks:
         language = reply_language(result.language)
         keys = self._keys(book, result, ctx.stage)
         suggestion = None
-        if self._searches_faq(book, keys):
+        safety = mentions_safety(ctx.text)
+        if self._searches_faq(book, keys) and not safety:  # health and safety: a person answers
             suggestion = self.faq.best(ctx.text, given=result)
         for key in keys:
             section = book.sections.get(key)
@@ -237,8 +239,9 @@ class Playbooks:
         severe = _is_severe(book.severe, ctx)
         if severe:
             policy.update(book.severe.get("policy", {}))
-        if ctx.classification.low_confidence:
+        if ctx.classification.low_confidence or mentions_safety(ctx.text):
             policy["human_required"] = True
+            policy["auto_send"] = False
         return Plan(book, section, policy, language, faq, None if faq else suggestion, severe)
 
     def special(self, kind: str, section: str, ctx: DraftContext) -> Plan:

@@ -340,6 +340,19 @@ async def dismiss(
     return done(request)
 
 
+@router.post("/messages/{message_id}/reply")
+async def reply(
+    request: Request,
+    message_id: int,
+    services: ServicesDep,
+    user: CurrentUser,
+    text: Annotated[str, Form(max_length=5000)] = "",
+) -> Response:
+    """Send a reply written from scratch instead of any candidate."""
+    draft = await decide(services, review.reply, message_id, user, text=text, via="console")
+    return done(request, status=draft.status, draft_id=draft.id)
+
+
 @router.post("/messages/{message_id}/assign")
 async def assign(
     request: Request,
