@@ -19,6 +19,7 @@ from nlp.types import COMMENTER_TYPES, COMPLAINT_SUBTYPES, STAGES, Classificatio
 from nlp.zh_chars import to_simplified
 from playbooks.brand import LANGUAGES, Brand, load_brand
 from playbooks.debris import asks_to_go_private, find_debris
+from playbooks.extract import MENTION_VARIABLES, Vocabulary, extract
 from playbooks.faq import Embed, Faq, FaqMatch, load_entries
 from playbooks.render import check_segments, fill
 from playbooks.safety import mentions_safety
@@ -33,9 +34,10 @@ ACTIONS = ("hide", "mute", "private_message", "escalate")
 NOTIFY_SECTIONS = ("under_review", "adopted", "declined")
 MAX_CANDIDATES = 3
 VARIABLES = ("name", "brand", "hours", "reply_within", "faq_answer", "ticket", "proposal",
-             "next_open")  # fmt: skip
+             "next_open", *MENTION_VARIABLES)  # fmt: skip
 # values a reply may have to do without: templates must read well with each of them empty
-OPTIONAL = ("name", "brand", "ticket", "proposal", "hours", "reply_within", "next_open")
+OPTIONAL = ("name", "brand", "ticket", "proposal", "hours", "reply_within", "next_open",
+            *MENTION_VARIABLES)  # fmt: skip
 POLICY_DEFAULTS = {
     "auto_send": False,
     "human_required": True,
@@ -148,6 +150,7 @@ class Playbooks:
         self.by_type = playbooks
         self.brand = brand or Brand()
         self.faq = faq or Faq([], self.brand.faq, None)
+        self.mentions = Vocabulary.load(None)  # what drafts may quote from a message
         self.directory: Path | None = None
 
     @classmethod
@@ -177,6 +180,7 @@ class Playbooks:
         entries = load_entries(faq_file if faq_file.exists() else DEFAULT_DIR / brand.faq.file)
         loaded = cls(books, brand, Faq(entries, brand.faq, embed))
         loaded.directory = directory
+        loaded.mentions = Vocabulary.load(directory)
         return loaded
 
     # ------------------------------------------------------------------ choosing
@@ -318,6 +322,7 @@ class Playbooks:
             "ticket": ctx.ticket or "",
             "proposal": ctx.proposal or "",
             "faq_answer": "",
+            **extract(ctx.text, language, self.mentions).values(),
         }
         if faq:
             base["faq_answer"] = _fill(faq.entry.answer_in(language), base)
@@ -329,7 +334,9 @@ class Playbooks:
         full = {name: f"<{name}>" for name in VARIABLES}
         full.update(name="王小明", brand="小森生活", ticket="CS-00042", proposal="P-00007",
                     hours="11:00-19:00", reply_within="4", next_open="明天 11:00",
-                    faq_answer="我們週一到週五出貨。")  # fmt: skip
+                    faq_answer="我們週一到週五出貨。", order="A20231120", branch="信義店",
+                    product="檸檬塔", place="信義區", when="昨天", praised="店員的服務",
+                    problem="訂單還沒收到")  # fmt: skip
         variants = [("", full)] + [(f" without {n}", {**full, n: ""}) for n in OPTIONAL]
         variants.append((" without any optional value", {**full, **dict.fromkeys(OPTIONAL, "")}))
         problems = []
@@ -385,7 +392,7 @@ def _is_severe(rule: dict, ctx: DraftContext) -> bool:
 def _load_folder(directory: Path) -> dict[str, Playbook]:
     books: dict[str, Playbook] = {}
     for path in sorted(directory.glob("*.yaml")):
-        if path.name in ("brand.yaml",) or path.name.startswith("faq"):
+        if path.name in ("brand.yaml", "mentions.yaml") or path.name.startswith("faq"):
             continue
         book = _parse(path)
         if book.type in books:
