@@ -59,8 +59,10 @@ def test_praise_drafts_say_what_was_praised():
 
 def test_complaint_drafts_restate_the_problem_and_name_the_order():
     body = "上週五訂的咖啡豆到現在還沒到貨，訂單編號 A20231120"
-    texts = draft(f"complaint: {body}", body)
+    texts = draft(f"complaint: {body}", body, kind="direct")
     assert "關於訂單還沒收到" in texts[0] and "A20231120" in texts[0], texts
+    public = draft(f"complaint: {body}", body)  # order details stay out of public threads
+    assert "關於訂單還沒收到" in public[0] and "A20231120" not in public[0], public
     body = "Order #A20931 still hasn't arrived after 8 days"
     texts = draft(f"complaint: {body}", body, kind="direct")
     assert "sorry to hear your order hasn't arrived yet" in texts[0] and "A20931" in texts[0]
