@@ -250,3 +250,27 @@ def test_a_contact_without_a_known_name_gets_replies_without_stray_punctuation(b
                 for candidate in books.draft(ctx(text, stage=stage, name="", kind=chat)):
                     assert not stray.search(candidate.text), candidate.text
                     assert candidate.text[:1] == candidate.text[:1].upper(), candidate.text
+
+
+@pytest.mark.parametrize(
+    ("text", "wrong"),
+    [
+        ("question: 外卖可以送到信义区吗", "overseas-shipping"),
+        ("question: 環保杯可以自備嗎", "gift-wrapping"),
+        ("question: 喝完肚子痛到現在，是不是東西壞掉了？", "returns"),
+        ("complaint: 喝完肚子痛到現在，是不是東西壞掉了？", "returns"),
+    ],
+)
+def test_the_issues_near_misses_are_not_answered_from_the_faq(books, text, wrong):
+    candidates = books.draft(ctx(text, ticket="CS-00012"))
+    answered = [c for c in candidates if c.policy.get("faq", {}).get("confident")]
+    assert answered == [] and all(not c.auto_send for c in candidates)
+    assert candidates[0].policy["human_required"]
+    if "肚子痛" in text:  # health and safety: a person answers, no FAQ entry is even offered
+        assert not any(c.policy.get("faq") for c in candidates)
+
+
+def test_shipping_to_japan_gets_the_overseas_answer(books):
+    first = books.draft(ctx("question: Do you ship to Japan?"))[0]
+    assert first.playbook == "question/answer" and first.policy["faq"]["id"] == "overseas-shipping"
+    assert "Taiwan" in first.text
