@@ -16,6 +16,7 @@ from sqlmodel import Session, select
 from bot.notices import add_notice
 from bot.queue import stamp_due
 from bot.review import CRISIS_PRIORITY, is_crisis
+from bot.team_replies import answered_before, rank_in
 from db.models import (
     AfterHoursAck,
     AuditLog,
@@ -29,7 +30,7 @@ from db.models import (
 )
 from db.types import utcnow
 from nlp.types import Classification
-from playbooks.engine import DraftCandidate, DraftContext, Playbooks
+from playbooks.engine import MAX_CANDIDATES, DraftCandidate, DraftContext, Playbooks, reply_language
 
 
 def open_handoff(session: Session, conversation_id: int) -> Handoff | None:
@@ -67,6 +68,8 @@ def draft_message(
     )
     held = open_handoff(session, conversation.id)
     asks = playbooks.brand.handoff.asks_for_human(message.text)
+    # a handoff acknowledgement says when a person comes: the drafts do not promise another time
+    ctx = replace(ctx, promised=bool(held or asks) and bool(pipeline.acknowledge))
 
     plan = playbooks.plan(ctx)
     ticket = _ticket(session, playbooks, message, result) if plan.policy["opens_ticket"] else None
@@ -80,6 +83,10 @@ def draft_message(
         proposal=proposal.number if proposal else None,
     )
     candidates = playbooks.draft(ctx)
+    if message.kind == "message" and result.type != "troll":
+        learned = answered_before(session, message, result.type, reply_language(result.language),
+                                  candidates[0] if candidates else None)  # fmt: skip
+        candidates = rank_in(candidates, learned, MAX_CANDIDATES)
     overridden = _hooked_candidates(pipeline, session, message, result, contact)
     if overridden:
         candidates = overridden

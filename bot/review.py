@@ -8,6 +8,8 @@ else claimed is refused until it is reassigned."""
 
 from __future__ import annotations
 
+import uuid
+
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
@@ -31,6 +33,8 @@ ROLE_RANK = {"agent": 1, "supervisor": 2, "admin": 3}
 OPEN = "pending"
 CRISIS_PRIORITY = 100  # Message.priority from which a message counts as crisis-related
 CORRECTABLE = {"type": COMMENTER_TYPES, "subtype": COMPLAINT_SUBTYPES, "stage": STAGES}
+MANUAL = "manual"  # the playbook name of a reply a person wrote from scratch
+WRITE_SLOT = "manual/write"  # an empty candidate keeping a message whose drafts were rejected
 
 
 class ReviewError(Exception):
@@ -185,15 +189,93 @@ def reject(session: Session, draft_id: int, user: User, reason: str, via: str = 
     if done.rowcount != 1:
         raise ReviewError(f"draft {draft_id} was decided a moment ago")
     _audit(session, user, via, "reject", draft, draft.text, None, reason)
+    _keep_waiting(session, draft)
     session.refresh(draft)
+    return draft
+
+
+def _keep_waiting(session: Session, rejected: Draft) -> None:
+    """Rejecting a message's last candidate leaves an empty one to write the reply in, so the
+    message stays in the queue until someone replies, redrafts or marks it "no reply"."""
+    waiting = session.exec(
+        select(Draft.id).where(
+            Draft.message_id == rejected.message_id,
+            Draft.status.in_((OPEN, "approved", "edited", "sent")),
+        )
+    ).first()
+    if waiting is not None:
+        return
+    top = session.exec(
+        select(Draft.rank)
+        .where(Draft.message_id == rejected.message_id)
+        .order_by(Draft.rank.desc())
+    ).first()
+    policy = {k: v for k, v in (rejected.policy or {}).items() if k != "faq"}
+    session.add(
+        Draft(
+            message_id=rejected.message_id,
+            conversation_id=rejected.conversation_id,
+            rank=(top or 0) + 1,
+            text="",
+            original_text="",
+            playbook=WRITE_SLOT,
+            policy={**policy, "write": True, "auto_send": False},
+            required_role=rejected.required_role,
+            idempotency_key=uuid.uuid4().hex,
+        )
+    )
+    session.flush()
+
+
+def reply(session: Session, message_id: int, user: User, text: str, via: str = "console") -> Draft:
+    """A reply written from scratch: approved at once, the waiting candidates superseded."""
+    text = (text or "").strip()
+    if not text:
+        raise ReviewError("a reply cannot be empty", 422)
+    message = _message(session, message_id)
+    pending = session.exec(
+        select(Draft).where(Draft.message_id == message_id, Draft.status == OPEN)
+    ).all()
+    role = max((required_role(d, message) for d in pending), key=ROLE_RANK.get, default="agent")
+    if not has_role(user, role):
+        raise ReviewError(f"message {message_id} needs a {role} to answer", 403)
+    take(session, message_id, user)
+    top = session.exec(
+        select(Draft.rank).where(Draft.message_id == message_id).order_by(Draft.rank.desc())
+    ).first()
+    now = utcnow()
+    policy = {k: v for k, v in ((pending[0].policy or {}) if pending else {}).items()
+              if k not in ("faq", "write")}  # fmt: skip
+    draft = Draft(
+        message_id=message_id,
+        conversation_id=message.conversation_id,
+        rank=(top or 0) + 1,
+        text=text,
+        original_text="",
+        playbook=MANUAL,
+        policy={**policy, "written_by": user.username},
+        required_role=role,
+        status="edited",
+        decided_by_id=user.id,
+        decided_at=now,
+        approved_at=now,
+        idempotency_key=uuid.uuid4().hex,
+    )
+    session.add(draft)
+    session.flush()
+    _supersede_siblings(session, draft, user, now, reason="answered with a reply written by hand")
+    _audit(session, user, via, "reply", draft, None, text, None)
     return draft
 
 
 def dismiss(
     session: Session, message_id: int, user: User, reason: str, via: str = "console"
 ) -> int:
-    """Answer nothing (the troll default): every pending candidate is rejected with the reason."""
-    reason = (reason or "").strip() or "no reply"
+    """Answer nothing (the troll default): every pending candidate is rejected with the reason,
+    which must be given (it is audited)."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ReviewError("say why no reply is needed", 422)
     message = _message(session, message_id)
     pending = session.exec(
         select(Draft).where(Draft.message_id == message_id, Draft.status == OPEN)

@@ -21,7 +21,7 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import or_, update
+from sqlalchemy import delete, or_, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
@@ -315,9 +315,17 @@ class StaffReview:
         if result.deferred:
             return 0
         with session_scope(self.engine) as session:
-            session.exec(
-                update(StaffCard).where(StaffCard.id == card_id).values(closed_at=utcnow())
-            )
+            waiting = session.exec(
+                select(Draft.id).where(
+                    Draft.message_id == card.message_id, Draft.status == review.OPEN
+                )
+            ).first()
+            if waiting is not None:  # every candidate was rejected: a new card to write it in
+                session.exec(delete(StaffCard).where(StaffCard.id == card_id))
+            else:
+                session.exec(
+                    update(StaffCard).where(StaffCard.id == card_id).values(closed_at=utcnow())
+                )
         return int(result.ok)
 
     def _outcome(self, card_id: int) -> tuple[StaffCard, str]:
@@ -359,8 +367,9 @@ def card_text(message: Message, conversation: Conversation, contact, draft: Draf
         f"📨 {message.channel} · {who} · {where}\n"
         f"“{said}”\n"
         f"{message.type or '?'} · {message.stage or 'identification'} · confidence {confidence}\n\n"
-        f"Draft #{draft.id}:\n{draft.text}"
-    )
+        + (f"Draft #{draft.id}:\n{draft.text}" if draft.text.strip() else
+           f"Every draft was rejected: press Edit to write the reply (#{draft.id}).")
+    )  # fmt: skip
 
 
 def staff_review(engine: Engine, channels: dict[str, Channel], chat_id: str | None):

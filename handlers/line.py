@@ -128,6 +128,14 @@ class LineChannel(Channel):
     def _api(self) -> AsyncMessagingApi:
         return AsyncMessagingApi(self._api_clients.get())
 
+    async def push_quota(self) -> tuple[int | None, int]:
+        """This month's push limit (None: unlimited) and pushes used: what a late reply costs."""
+        api = self._api()
+        quota = await api.get_message_quota(_request_timeout=TIMEOUT)
+        used = await api.get_message_quota_consumption(_request_timeout=TIMEOUT)
+        limit = quota.value if quota.type == "limited" else None
+        return limit, int(used.total_usage or 0)
+
     async def stop(self) -> None:
         for task in list(self._background):
             task.cancel()

@@ -36,6 +36,7 @@ class FaqSettings:
     answer_at: float = 0.86  # a match this close is answered from the FAQ...
     lift: float = 0.032  # ...when it also stands this far above the average entry
     suggest_at: float = 0.84  # closer than this, the entry is offered to the reviewer
+    margin: float = 0.0  # ...and stands this far above the next entry (two needs: a person)
 
 
 @dataclass(frozen=True)
@@ -165,12 +166,13 @@ def _holidays(r: Reader, data: Mapping) -> dict[date, str]:
 
 def _faq(r: Reader, data: Mapping) -> FaqSettings:
     spec = r.mapping(data, "faq", "brand")
-    r.only(spec, ("file", "answer_at", "lift", "suggest_at"), "brand.faq")
+    r.only(spec, ("file", "answer_at", "lift", "suggest_at", "margin"), "brand.faq")
     settings = FaqSettings(
         file=r.text(spec, "file", "brand.faq") or "faq.yaml",
         answer_at=r.number(spec, "answer_at", "brand.faq", FaqSettings.answer_at, 0, 1),
         lift=r.number(spec, "lift", "brand.faq", FaqSettings.lift, 0, 1),
         suggest_at=r.number(spec, "suggest_at", "brand.faq", FaqSettings.suggest_at, 0, 1),
+        margin=r.number(spec, "margin", "brand.faq", FaqSettings.margin, 0, 1),
     )
     if settings.suggest_at > settings.answer_at:
         raise r.fail(spec, "suggest_at", "brand.faq.suggest_at must not exceed answer_at")

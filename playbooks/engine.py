@@ -18,7 +18,11 @@ from string import Formatter
 from nlp.types import COMMENTER_TYPES, COMPLAINT_SUBTYPES, STAGES, Classification
 from nlp.zh_chars import to_simplified
 from playbooks.brand import LANGUAGES, Brand, load_brand
+from playbooks.debris import asks_to_go_private, find_debris
+from playbooks.extract import MENTION_VARIABLES, Vocabulary, extract
 from playbooks.faq import Embed, Faq, FaqMatch, load_entries
+from playbooks.render import check_segments, fill
+from playbooks.safety import mentions_safety
 from playbooks.yamlfile import Mapping, PlaybookError, Reader, Sequence, load
 
 log = logging.getLogger(__name__)
@@ -30,7 +34,10 @@ ACTIONS = ("hide", "mute", "private_message", "escalate")
 NOTIFY_SECTIONS = ("under_review", "adopted", "declined")
 MAX_CANDIDATES = 3
 VARIABLES = ("name", "brand", "hours", "reply_within", "faq_answer", "ticket", "proposal",
-             "next_open")  # fmt: skip
+             "next_open", *MENTION_VARIABLES)  # fmt: skip
+# values a reply may have to do without: templates must read well with each of them empty
+OPTIONAL = ("name", "brand", "ticket", "proposal", "hours", "reply_within", "next_open",
+            *MENTION_VARIABLES)  # fmt: skip
 POLICY_DEFAULTS = {
     "auto_send": False,
     "human_required": True,
@@ -99,6 +106,7 @@ class DraftContext:
     ticket: str | None = None
     proposal: str | None = None
     plan: Plan | None = None  # when the caller planned already (to open a ticket first)
+    promised: bool = False  # an acknowledgement already told the customer when; say it once
 
 
 @dataclass(frozen=True)
@@ -142,6 +150,7 @@ class Playbooks:
         self.by_type = playbooks
         self.brand = brand or Brand()
         self.faq = faq or Faq([], self.brand.faq, None)
+        self.mentions = Vocabulary.load(None)  # what drafts may quote from a message
         self.directory: Path | None = None
 
     @classmethod
@@ -171,6 +180,7 @@ class Playbooks:
         entries = load_entries(faq_file if faq_file.exists() else DEFAULT_DIR / brand.faq.file)
         loaded = cls(books, brand, Faq(entries, brand.faq, embed))
         loaded.directory = directory
+        loaded.mentions = Vocabulary.load(directory)
         return loaded
 
     # ------------------------------------------------------------------ choosing
@@ -211,7 +221,8 @@ class Playbooks:
         language = reply_language(result.language)
         keys = self._keys(book, result, ctx.stage)
         suggestion = None
-        if self._searches_faq(book, keys):
+        safety = mentions_safety(ctx.text)
+        if self._searches_faq(book, keys) and not safety:  # health and safety: a person answers
             suggestion = self.faq.best(ctx.text, given=result)
         for key in keys:
             section = book.sections.get(key)
@@ -232,8 +243,9 @@ class Playbooks:
         severe = _is_severe(book.severe, ctx)
         if severe:
             policy.update(book.severe.get("policy", {}))
-        if ctx.classification.low_confidence:
+        if ctx.classification.low_confidence or mentions_safety(ctx.text):
             policy["human_required"] = True
+            policy["auto_send"] = False
         return Plan(book, section, policy, language, faq, None if faq else suggestion, severe)
 
     def special(self, kind: str, section: str, ctx: DraftContext) -> Plan:
@@ -305,19 +317,51 @@ class Playbooks:
             "name": ctx.contact_name or "",
             "brand": brand,
             "hours": hours.describe(language),
-            "reply_within": f"{self.brand.reply_within_hours:g}",
+            "reply_within": "" if ctx.promised else f"{self.brand.reply_within_hours:g}",
             "next_open": hours.when(next_open, language) if next_open else "",
             "ticket": ctx.ticket or "",
             "proposal": ctx.proposal or "",
             "faq_answer": "",
+            **extract(ctx.text, language, self.mentions).values(),
         }
         if faq:
             base["faq_answer"] = _fill(faq.entry.answer_in(language), base)
         return base
 
+    def check_rendering(self) -> list[str]:
+        """Every template rendered with all values, and without each optional one, in every
+        language: `file: where: debris` for each broken result (empty when all read well)."""
+        full = {name: f"<{name}>" for name in VARIABLES}
+        full.update(name="王小明", brand="小森生活", ticket="CS-00042", proposal="P-00007",
+                    hours="11:00-19:00", reply_within="4", next_open="明天 11:00",
+                    faq_answer="我們週一到週五出貨。", order="A20231120", branch="信義店",
+                    product="檸檬塔", place="信義區", when="昨天", praised="店員的服務",
+                    problem="訂單還沒收到")  # fmt: skip
+        variants = [("", full)] + [(f" without {n}", {**full, n: ""}) for n in OPTIONAL]
+        variants.append((" without any optional value", {**full, **dict.fromkeys(OPTIONAL, "")}))
+        problems = []
+        for book in self.by_type.values():
+            for section in book.sections.values():
+                for key, pool in (("templates", section.templates), ("direct", section.direct)):
+                    for language in LANGUAGES:
+                        if not pool:
+                            continue
+                        templates = section.for_language(language, direct=key == "direct")
+                        for index, template in enumerate(templates):
+                            where = f"sections.{section.name}.{key}.{language}[{index}]"
+                            private = key == "direct" or not section.direct
+                            if private and asks_to_go_private(fill(template, full)):
+                                problems.append(f"{book.source}: {where}: asks for a private "
+                                                "message, but is also used in private chats "
+                                                "(write a direct: variant)")  # fmt: skip
+                            for label, values in variants:
+                                for found in find_debris(fill(template, values)):
+                                    problems.append(f"{book.source}: {where}{label}: {found}")
+        return problems
+
 
 def _fill(template: str, values: dict[str, str]) -> str:
-    return _tidy(template.format_map(values))
+    return _tidy(fill(template, values))
 
 
 def _tidy(text: str) -> str:
@@ -348,7 +392,7 @@ def _is_severe(rule: dict, ctx: DraftContext) -> bool:
 def _load_folder(directory: Path) -> dict[str, Playbook]:
     books: dict[str, Playbook] = {}
     for path in sorted(directory.glob("*.yaml")):
-        if path.name in ("brand.yaml",) or path.name.startswith("faq"):
+        if path.name in ("brand.yaml", "mentions.yaml") or path.name.startswith("faq"):
             continue
         book = _parse(path)
         if book.type in books:
@@ -483,6 +527,9 @@ def _check_template(path, line, where, template, avoid, needs) -> None:
         fields = [f for _, f, _, _ in Formatter().parse(template) if f is not None]
     except ValueError as exc:
         raise PlaybookError(path, line, f"{where}: broken braces in {template!r}: {exc}") from exc
+    wrong = check_segments(template)
+    if wrong:
+        raise PlaybookError(path, line, f"{where}: {wrong}")
     for name in fields:
         if name not in VARIABLES:
             raise PlaybookError(path, line, f"{where}: unknown variable {{{name}}} "

@@ -213,18 +213,22 @@ class Faq:
             answers @ query, answer_rows
         )
         baseline = float(score.mean())
-        order = np.argsort(-score)[:limit]
+        order = np.argsort(-score)[: max(limit, 2)]
+        runner_up = float(score[order[1]]) if len(order) > 1 else -1.0
         s = self.settings
         return [
             FaqMatch(
                 self.entries[i],
                 round(float(score[i]), 4),
                 confident=bool(
-                    n == 0 and score[i] >= s.answer_at and score[i] - baseline >= s.lift
+                    n == 0
+                    and score[i] >= s.answer_at
+                    and score[i] - baseline >= s.lift
+                    and score[i] - runner_up >= s.margin
                 ),
                 lift=round(float(score[i]) - baseline, 4),
             )
-            for n, i in enumerate(order.tolist())
+            for n, i in enumerate(order.tolist()[:limit])
         ]
 
     def _given(self, result: Classification | None) -> np.ndarray | None:

@@ -1,5 +1,6 @@
-"""`replyline drafts list|approve|reject`: the review queue from the shell, audited like the
-console. Decisions are made as the console user named by --as (or REPLYLINE_USER)."""
+"""`replyline drafts list|approve|reject|reply|no-reply`: the review queue from the shell,
+audited like the console. Decisions are made as the console user named by --as (or
+REPLYLINE_USER)."""
 
 from __future__ import annotations
 
@@ -35,6 +36,25 @@ def register(subparsers) -> None:
         else:
             p.add_argument("--reason", required=True)
             p.set_defaults(func=cmd_reject)
+
+    for name, helptext in (
+        ("reply", "answer a message with a reply written from scratch"),
+        ("no-reply", "mark a message as needing no reply (with a reason)"),
+    ):
+        p = sub.add_parser(name, help=helptext)
+        p.add_argument("message_id", type=int)
+        p.add_argument(
+            "--as",
+            dest="as_user",
+            default=os.environ.get("REPLYLINE_USER"),
+            help="console user making the decision (default REPLYLINE_USER)",
+        )
+        if name == "reply":
+            p.add_argument("--text", required=True)
+            p.set_defaults(func=cmd_reply)
+        else:
+            p.add_argument("--reason", required=True)
+            p.set_defaults(func=cmd_no_reply)
 
 
 def _engine():
@@ -76,6 +96,15 @@ def cmd_list(args) -> int:
 
 
 def _decide(args, fn, **kwargs) -> int:
+    return _as_user(args, lambda session, user: _said(fn(session, args.id, user, via="cli",
+                                                          **kwargs)))  # fmt: skip
+
+
+def _said(draft) -> None:
+    print(f"draft {draft.id} is now {draft.status}")
+
+
+def _as_user(args, act) -> int:
     from sqlmodel import select
 
     from bot.review import ReviewError
@@ -89,8 +118,7 @@ def _decide(args, fn, **kwargs) -> int:
             user = session.exec(select(User).where(User.username == args.as_user)).first()
             if user is None or not user.active:
                 raise CommandError(f"no active console user named {args.as_user!r}")
-            draft = fn(session, args.id, user, via="cli", **kwargs)
-            print(f"draft {draft.id} is now {draft.status}")
+            act(session, user)
     except ReviewError as error:
         raise CommandError(str(error)) from error
     return 0
@@ -106,3 +134,23 @@ def cmd_reject(args) -> int:
     from bot.review import reject
 
     return _decide(args, reject, reason=args.reason)
+
+
+def cmd_reply(args) -> int:
+    from bot.review import reply
+
+    def act(session, user):
+        draft = reply(session, args.message_id, user, args.text, via="cli")
+        print(f"message {args.message_id}: reply {draft.id} is {draft.status}, sent next")
+
+    return _as_user(args, act)
+
+
+def cmd_no_reply(args) -> int:
+    from bot.review import dismiss
+
+    def act(session, user):
+        count = dismiss(session, args.message_id, user, args.reason, via="cli")
+        print(f"message {args.message_id}: no reply ({count} candidates closed)")
+
+    return _as_user(args, act)

@@ -12,7 +12,9 @@ from bot.config import get_settings
 def register(subparsers) -> None:
     books = subparsers.add_parser("playbooks", help="check a playbook folder")
     sub = books.add_subparsers(dest="playbooks_command", required=True)
-    check = sub.add_parser("check", help="load and validate every file; print what is wrong")
+    check = sub.add_parser(
+        "check", help="load and validate every file, render every template; print what is wrong"
+    )
     check.add_argument("dir", nargs="?", type=Path, help="default REPLYLINE_PLAYBOOK_DIR")
     check.set_defaults(func=cmd_playbooks_check)
 
@@ -49,7 +51,12 @@ def cmd_playbooks_check(args) -> int:
         f"brand: voice {brand.formality}, emoji {brand.emoji}; hours {brand.hours.describe('en')}"
     )
     print(f"faq: {len(books.faq)} entries")
-    return 0
+    problems = books.check_rendering()
+    for problem in problems:
+        print(problem)
+    print(f"rendering: {len(problems)} template{'s' if len(problems) != 1 else ''} with debris "
+          "(rendered with every value, and without each optional one)")  # fmt: skip
+    return 1 if problems else 0
 
 
 def cmd_faq_check(args) -> int:

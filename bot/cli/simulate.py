@@ -1,5 +1,8 @@
 """`replyline simulate FILE.jsonl`: feed recorded or invented comments through the real
-pipeline (store, classify, stage, draft) and print what happened as JSON."""
+pipeline (store, classify, stage, draft) and print what happened as JSON. A line may carry a
+`review` the team made, applied after drafting so reports can measure draft quality:
+{"as": NAME, "action": approve | edit | reply | no_reply, "text": T, "append": T,
+"minutes": M} (M minutes after the message arrived; NAME is created as an inactive user)."""
 
 from __future__ import annotations
 
@@ -79,6 +82,10 @@ def cmd_simulate(args) -> int:
     asyncio.run(services.worker.run_until_idle())
 
     ids = [s.message_id for s in stored]
+    reviews = [(e.raw.get("review"), s) for e, s in zip(events, stored, strict=True)]
+    reviewed = _apply_reviews(
+        services.engine, [(r, s) for r, s in reviews if r and not s.duplicate]
+    )
     with Session(services.engine) as session:
         messages = session.exec(select(Message).where(Message.id.in_(ids))).all()
         drafts = session.exec(select(Draft).where(Draft.message_id.in_(ids))).all()
@@ -91,6 +98,69 @@ def cmd_simulate(args) -> int:
         "by_language": dict(Counter(m.language for m in messages)),
         "by_stage": dict(Counter(m.stage for m in messages)),
         "drafts_by_status": dict(Counter(d.status for d in drafts)),
+        "reviewed": reviewed,
     }
     print(json.dumps(summary, ensure_ascii=False, indent=2))
     return 1 if errors else 0
+
+
+def _apply_reviews(engine, reviews) -> int:
+    """Each `review` as the named person would have made it, `minutes` after the message came:
+    the same decisions the console makes, audited, with their times set to the simulated ones."""
+    import secrets
+    from datetime import timedelta
+
+    from sqlmodel import select
+
+    from bot import review as decide
+    from bot.security import hash_password
+    from db.engine import session_scope
+    from db.models import AuditLog, Draft, Message, User
+
+    done = 0
+    for spec, stored in reviews:
+        if not isinstance(spec, dict):
+            continue
+        with session_scope(engine) as session:
+            name = str(spec.get("as") or "simulated reviewer")
+            user = session.exec(select(User).where(User.username == name)).first()
+            if user is None:
+                # cannot log in: inactive, with the hash of a password nobody knows
+                secret = hash_password(secrets.token_urlsafe(24))
+                user = User(username=name, password_hash=secret, role="supervisor", active=False)
+                session.add(user)
+                session.flush()
+            message = session.get(Message, stored.message_id)
+            first = session.exec(
+                select(Draft)
+                .where(Draft.message_id == message.id, Draft.status == "pending")
+                .order_by(Draft.rank)
+            ).first()
+            action = spec.get("action", "approve")
+            try:
+                if action == "no_reply":
+                    decide.dismiss(session, message.id, user, spec.get("text") or "no reply",
+                                   via="simulate")  # fmt: skip
+                    draft = None
+                elif action == "reply" or first is None:
+                    draft = decide.reply(session, message.id, user, spec.get("text") or "",
+                                         via="simulate")  # fmt: skip
+                else:
+                    text = spec.get("text") or (first.text + (spec.get("append") or ""))
+                    draft = decide.approve(session, first.id, user, text=text, via="simulate")
+            except decide.ReviewError as error:
+                print(f"review of message {message.id} skipped: {error}", file=sys.stderr)
+                continue
+            arrived = message.sent_at or message.received_at
+            at = arrived + timedelta(minutes=float(spec.get("minutes") or 5))
+            if draft is not None:
+                draft.decided_at = draft.approved_at = at
+                session.add(draft)
+            made = select(AuditLog).where(
+                AuditLog.message_id == message.id, AuditLog.via == "simulate"
+            )
+            for row in session.exec(made):
+                row.at = at
+                session.add(row)
+            done += 1
+    return done

@@ -35,7 +35,7 @@ from bot.crisis.signals import Observation, Signal, is_negative
 from bot.drafting import redraft
 from bot.scheduler import Leadership, PostgresLeadership
 from db.engine import session_scope
-from db.models import Contact, CrisisFeed, Draft, Incident, Message
+from db.models import Contact, Conversation, CrisisFeed, Draft, Incident, Message
 from db.types import utcnow
 from nlp.types import Classification
 from playbooks.engine import DraftCandidate
@@ -211,14 +211,17 @@ class CrisisMonitor:
             view = incidents.view_of(session, incident, about=message)
             if self._belongs(message, result, view):
                 incidents.link(session, incident, [message.id], "follow-up")
-                return self._holding(incident, result, contact)
+                conversation = session.get(Conversation, message.conversation_id)
+                direct = conversation is not None and conversation.kind == "direct"
+                return self._holding(incident, result, contact, direct)
         return None
 
     def _holding(
-        self, incident: Incident, result: Classification, contact: Contact | None
+        self, incident: Incident, result: Classification, contact: Contact | None, direct: bool
     ) -> list[DraftCandidate]:
         name = contact.display_name if contact and not contact.erased else None
-        return self.holding.drafts(incidents.category(incident), result.language, name, self.brand)
+        category = incidents.category(incident)
+        return self.holding.drafts(category, result.language, name, self.brand, direct)
 
     def stored(self, session: Session, stored: list[tuple[Message, Classification]]) -> None:
         """In the messages' own transaction: on PostgreSQL, add them to the feed of the process
@@ -432,6 +435,13 @@ class CrisisMonitor:
                 .group_by(Draft.message_id)
             ).all()
         )
+        kinds = dict(
+            session.exec(
+                select(Conversation.id, Conversation.kind).where(
+                    Conversation.id.in_({m.conversation_id for m in messages})
+                )
+            ).all()
+        )
         now = utcnow()
         for message in messages:
             drafts = by_message[message.id]
@@ -440,7 +450,8 @@ class CrisisMonitor:
                 draft.reason = f"replaced by the crisis playbook (incident #{incident.id})"
                 session.add(draft)
             result = stored_classification(message)
-            candidates = self._holding(incident, result, contacts.get(message.contact_id))
+            direct = kinds.get(message.conversation_id) == "direct"
+            candidates = self._holding(incident, result, contacts.get(message.contact_id), direct)
             redraft(session, message, candidates, last_rank[message.id] + 1)
 
     # ---- history -------------------------------------------------------------------------

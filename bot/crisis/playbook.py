@@ -11,6 +11,7 @@ from string import Formatter
 import yaml
 
 from playbooks.engine import DraftCandidate
+from playbooks.render import check_segments, fill
 
 DEFAULT_FILE = Path(__file__).parent / "data" / "holding.yaml"
 ALLOWED = {"name", "brand"}
@@ -22,31 +23,52 @@ class HoldingError(ValueError):
 
 
 class HoldingStatements:
-    def __init__(self, templates: dict[str, dict[str, list[str]]], policy: dict):
+    def __init__(
+        self,
+        templates: dict[str, dict[str, list[str]]],
+        policy: dict,
+        direct: dict[str, dict[str, list[str]]] | None = None,
+    ):
         self.templates = templates
+        self.direct = direct or {}  # one-to-one chats: no "message us privately" there
         self.policy = {**policy, "required_role": "supervisor", "auto_send": False}
 
     @classmethod
     def load(cls, override: Path | None = None) -> HoldingStatements:
         data = _read(DEFAULT_FILE)
         templates = dict(data.get("templates") or {})
+        direct = dict(data.get("direct") or {})
         policy = dict(data.get("policy") or {})
         if override and override.is_file():
             extra = _read(override)
             templates.update(extra.get("templates") or {})
+            for section in extra.get("templates") or {}:  # a replaced section's direct goes too
+                direct.pop(section, None)
+            direct.update(extra.get("direct") or {})
             policy.update(extra.get("policy") or {})
-        for section, langs in templates.items():
-            for lang, items in (langs or {}).items():
-                for template in items or []:
-                    _check(f"{section}.{lang}", template)
+        for pool in (templates, direct):
+            for section, langs in pool.items():
+                for lang, items in (langs or {}).items():
+                    for template in items or []:
+                        _check(f"{section}.{lang}", template)
         if not templates.get("default"):
             raise HoldingError("holding statements need a `default` section")
-        return cls(templates, policy)
+        return cls(templates, policy, direct)
 
     def drafts(
-        self, category: str | None, language: str | None, name: str | None, brand: str
+        self,
+        category: str | None,
+        language: str | None,
+        name: str | None,
+        brand: str,
+        direct: bool = False,
     ) -> list[DraftCandidate]:
+        """Holding statements for the incident's category in the customer's language; in a
+        one-to-one chat its `direct` wording where the file has one."""
         section = self.templates.get(category or "") or self.templates["default"]
+        if direct:
+            key = category if category in self.templates else "default"
+            section = self.direct.get(key) or section
         found: list[str] = []
         for lang in FALLBACKS.get(language or "", ("en", "zh-Hant")):
             if section.get(lang):
@@ -55,7 +77,7 @@ class HoldingStatements:
         values = {"name": name or "", "brand": brand}
         return [
             DraftCandidate(
-                text=_tidy(t.format(**values)),
+                text=_tidy(fill(t, values)),
                 playbook=f"crisis/{category if category in self.templates else 'default'}",
                 required_role="supervisor",
                 auto_send=False,
@@ -76,6 +98,9 @@ def _read(path: Path) -> dict:
 
 
 def _check(where: str, template: str) -> None:
+    wrong = check_segments(template)
+    if wrong:
+        raise HoldingError(f"holding statement {where}: {wrong}")
     for _, field, _, _ in Formatter().parse(template):
         if field is not None and field not in ALLOWED:
             raise HoldingError(f"holding statement {where}: unknown variable {{{field}}}")

@@ -43,6 +43,7 @@ def build_report(engine: Engine, settings, period: Period, charts: bool = True) 
         "sentiment": sections.sentiment(data),
         "responses": sections.responses(data, settings.first_response_target_minutes),
         "drafts": sections.drafts(data),
+        "draft_quality": sections.draft_quality(data),
         "stages": sections.stages(data),
         "contacts": sections.contacts(data),
         "complaints": sections.complaints(data),

@@ -29,6 +29,7 @@ class Data:
     decisions: list[Row]  # action, at, playbook
     pending_messages: int
     sent_drafts: list[Row]  # playbook, policy, message text, message id
+    answered: list[Row]  # every draft of messages a person answered in the period (quality)
     contacts: list[Row]  # id, channel, first_seen_at (seen before the period ended)
     moves: list[Row]  # contact_id, from_stage, to_stage, at (before the period ended)
     runs: list[Row]  # PostRun columns, the post's channel, target, goal; chat conversation
@@ -76,6 +77,7 @@ def load(engine: Engine, period: Period, window: timedelta) -> Data:
                 .join(Message, Message.id == Draft.message_id)
                 .where(Draft.status == "sent", Draft.sent_at >= start, Draft.sent_at < end)
             ).all(),
+            answered=_answered(conn, start, end),
             contacts=conn.execute(
                 select(Contact.id, Contact.channel, Contact.first_seen_at).where(
                     Contact.first_seen_at < end
@@ -96,6 +98,37 @@ def load(engine: Engine, period: Period, window: timedelta) -> Data:
                 )
             ).all(),
         )
+
+
+ANSWERED = ("approved", "edited", "sent", "failed")
+
+
+def _answered(conn: Connection, start: datetime, end: datetime) -> list[Row]:
+    """The candidates of each message whose reply was decided in the period, with the message's
+    type and arrival: what draft quality is measured on."""
+    decided = (
+        select(Draft.message_id)
+        .where(Draft.status.in_(ANSWERED), Draft.decided_at >= start, Draft.decided_at < end)
+        .distinct()
+    )
+    return conn.execute(
+        select(
+            Draft.message_id,
+            Draft.rank,
+            Draft.playbook,
+            Draft.status,
+            Draft.text,
+            Draft.original_text,
+            Draft.decided_at,
+            Draft.auto,
+            Draft.policy,
+            Message.type,
+            Message.sent_at.label("sent_at"),
+        )
+        .join(Message, Message.id == Draft.message_id)
+        .where(Draft.message_id.in_(decided))
+        .order_by(Draft.message_id, Draft.rank)
+    ).all()
 
 
 def _inbound(conn: Connection, since: datetime, until: datetime) -> list[Row]:

@@ -190,6 +190,48 @@ def drafts(data: Data) -> dict:
     }
 
 
+def edit_size(before: str, after: str) -> int:
+    """Characters removed plus characters added to turn the draft into what was sent."""
+    from difflib import SequenceMatcher
+
+    same = sum(b.size for b in SequenceMatcher(None, before, after).get_matching_blocks())
+    return len(before) + len(after) - 2 * same
+
+
+def draft_quality(data: Data) -> dict:
+    """Per playbook and commenter type, of messages answered in the period: the share answered
+    with a draft as written, the median edit (a reply written from scratch counts as all
+    new), and the median minutes from arrival to the decision. Which playbooks to rewrite."""
+    by_message: dict[int, list] = defaultdict(list)
+    for row in data.answered:
+        if not (row.policy or {}).get("acknowledgement"):
+            by_message[row.message_id].append(row)
+    groups: dict[tuple[str, str], list[tuple[bool, int, float]]] = defaultdict(list)
+    for rows in by_message.values():
+        chosen = [r for r in rows if r.status in ("approved", "edited", "sent", "failed")]
+        drafted = [r for r in rows if not r.playbook.startswith("manual")]
+        if not chosen or not drafted:
+            continue
+        reply = max(chosen, key=lambda r: r.decided_at)
+        as_written = not reply.playbook.startswith("manual") and reply.text == reply.original_text
+        size = edit_size(reply.original_text or "", reply.text or "")
+        waited = minutes(reply.decided_at - reply.sent_at) if reply.sent_at else 0.0
+        key = (drafted[0].playbook, reply.type or "unclassified")
+        groups[key].append((as_written, size, max(waited, 0.0)))
+    out = []
+    for (playbook, kind), items in sorted(groups.items()):
+        out.append({
+            "playbook": playbook,
+            "type": kind,
+            "answered": len(items),
+            "unedited": sum(i[0] for i in items),
+            "unedited_share": ratio(sum(i[0] for i in items), len(items)),
+            "median_edit_chars": median([float(i[1]) for i in items]),
+            "median_minutes_to_decision": median([i[2] for i in items]),
+        })  # fmt: skip
+    return {"by_playbook_and_type": out}
+
+
 def _words(text: str) -> frozenset[str]:
     return frozenset(text.split())
 

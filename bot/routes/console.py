@@ -3,8 +3,10 @@ and export the audit log."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
+import logging
 import time
 from datetime import timedelta
 from typing import Annotated
@@ -47,6 +49,8 @@ from db.engine import session_scope
 from db.models import AuditLog, Conversation, Draft, Message, User
 from db.types import utcnow
 from nlp.types import COMMENTER_TYPES, COMPLAINT_SUBTYPES, LANGUAGES, STAGES
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/console")
 AUDIT_COLUMNS = ("at", "username", "via", "action", "draft_id", "message_id", "before_text",
@@ -167,7 +171,36 @@ def _queue_page(request, session, services, user, number: int) -> dict:
     items, total = found.items, found.total
     pages = max(1, -(-total // PAGE_SIZE))
     return {"items": items, "total": total, "page": number, "pages": pages, "filters": filters,
-            "now": now, "warn": settings.sla_warning_minutes}  # fmt: skip
+            "now": now, "warn": settings.sla_warning_minutes,
+            "line_token_seconds": settings.line_reply_token_max_age_seconds,
+            "line_quota": line_push_quota(services)}  # fmt: skip
+
+
+_QUOTA: dict[int, tuple[float, str | None]] = {}  # id(channel) → (fetched at, text)
+QUOTA_SECONDS = 60.0
+
+
+def line_push_quota(services) -> str | None:
+    """ "N of M pushes left this month" from LINE (cached a minute); None without LINE or
+    when LINE cannot say (the page must not wait on it or fail because of it)."""
+    channel = services.channels.get("line")
+    if channel is None or not hasattr(channel, "push_quota"):
+        return None
+    cached = _QUOTA.get(id(channel))
+    if cached and time.monotonic() - cached[0] < QUOTA_SECONDS:
+        return cached[1]
+    try:
+        limit, used = asyncio.run(channel.push_quota())
+        if limit is None:
+            text = f"{used} pushes this month, no limit 本月已推播 {used} 則，無上限"
+        else:
+            left = max(limit - used, 0)
+            text = f"{left} of {limit} pushes left this month 本月推播剩 {left} 則"
+    except Exception as error:  # LINE down or refusing: say nothing rather than fail the page
+        log.warning("LINE push quota unavailable: %s", type(error).__name__)
+        text = None
+    _QUOTA[id(channel)] = (time.monotonic(), text)
+    return text
 
 
 def _page_link(filters: QueueFilters, number: int) -> str:
@@ -420,6 +453,19 @@ async def dismiss(
     """Answer nothing: the default for trolls."""
     await decide(services, review.dismiss, message_id, user, reason=reason, via="console")
     return done(request)
+
+
+@router.post("/messages/{message_id}/reply")
+async def reply(
+    request: Request,
+    message_id: int,
+    services: ServicesDep,
+    user: CurrentUser,
+    text: Annotated[str, Form(max_length=5000)] = "",
+) -> Response:
+    """Send a reply written from scratch instead of any candidate."""
+    draft = await decide(services, review.reply, message_id, user, text=text, via="console")
+    return done(request, status=draft.status, draft_id=draft.id)
 
 
 @router.post("/messages/{message_id}/assign")

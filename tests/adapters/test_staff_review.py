@@ -220,3 +220,28 @@ def test_a_message_decided_before_its_card_went_out_gets_none(services):
         review.approve(session, top(services).id, boss)
     asyncio.run(job.run_once())
     assert job.channel.pushed == []
+
+
+def test_a_message_whose_drafts_were_all_rejected_gets_a_card_to_write_the_reply(services):
+    add_staff(services)
+    pending_message(services)
+    job = staff(services)
+    asyncio.run(job.run_once())
+    with Session(services.engine) as session:
+        candidates = session.exec(select(Draft).order_by(Draft.rank)).all()
+    for draft in candidates:
+        assert press(services, f"draft:r:{draft.id}") == "❌ Rejected."
+    asyncio.run(job.run_once())  # the old card says so; a new one waits for the reply
+    asyncio.run(job.run_once())
+    assert job.channel.edited and "Rejected by mei" in job.channel.edited[0][2]
+    (_, text, data) = job.channel.pushed[-1]
+    assert len(job.channel.pushed) == 2 and "press Edit to write the reply" in text
+    slot = data[1].rsplit(":", 1)[1]
+    assert press(services, f"draft:e:{slot}").startswith("✏️")
+    asyncio.run(job.run_once())
+    with Session(services.engine) as session:
+        prompt = session.exec(select(StaffEditRequest)).one().prompt_message_id
+    assert press(services, f"reply:{prompt}", text="目前沒有外送，歡迎來店！").startswith("✅")
+    with Session(services.engine) as session:
+        written = session.get(Draft, int(slot))
+    assert (written.status, written.text) == ("edited", "目前沒有外送，歡迎來店！")

@@ -292,7 +292,8 @@ def test_repeated_trolling_from_one_contact_is_flagged_and_never_answered_alone(
 
 
 def test_nothing_is_sent_automatically_unless_enabled(services):
-    message_id = say(services, "question: 請問可以刷卡嗎？")
+    # an entry that stands well clear of the next (請問可以刷卡嗎 is a close call: a person)
+    message_id = say(services, "question: 退款几天能到账？")
     drafts = drafts_of(services, message_id)
     assert drafts[0].playbook == "question/answer" and drafts[0].policy["faq"]["confident"]
     assert all(d.status == "pending" for d in drafts) and sent_texts(services) == []
@@ -300,9 +301,9 @@ def test_nothing_is_sent_automatically_unless_enabled(services):
 
 def test_when_enabled_only_allowed_policies_above_the_threshold_are_sent(make_services):
     services = make_services(auto_send=True)
-    say(services, "question: 請問可以刷卡嗎？")
-    assert len(sent_texts(services)) == 1 and "信用卡" in sent_texts(services)[0]
-    say(services, "question/low: 可以刷卡嗎", user="u2")  # the classifier is unsure
+    say(services, "question: 退款几天能到账？")
+    assert len(sent_texts(services)) == 1 and "工作日" in sent_texts(services)[0]
+    say(services, "question/low: 退款几天能到账", user="u2")  # the classifier is unsure
     say(services, "question: 你們的老闆是誰", user="u3")  # the FAQ does not know
     say(services, "complaint: 東西壞了", user="u4")  # complaints always need a person
     assert len(sent_texts(services)) == 1
