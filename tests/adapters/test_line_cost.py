@@ -42,7 +42,7 @@ def test_the_console_shows_free_reply_or_push_and_the_quota_left(line_api, datab
     try:
         now = utcnow()
         store_events(services.engine, [
-            InboundEvent(channel="line", event_id=f"e{n}", chat_id=f"U{n}", user_id=f"U{n}",
+            InboundEvent(channel="line", event_id=f"e{n}", chat_id=f"U{n}", user_id=f"U{n}", user_name="小美",
                          text=text, reply_token=f"token{n}", sent_at=now)
             for n, text in enumerate(["question: 請問週日有開嗎", "question: 可以刷卡嗎"])
         ])  # fmt: skip
