@@ -12,6 +12,7 @@ from datetime import timedelta
 from typing import Annotated
 from urllib.parse import urlencode, urlsplit
 
+from anyio import from_thread
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import (
@@ -178,11 +179,18 @@ def _queue_page(request, session, services, user, number: int) -> dict:
 
 _QUOTA: dict[int, tuple[float, str | None]] = {}  # id(channel) → (fetched at, text)
 QUOTA_SECONDS = 60.0
+QUOTA_WAIT = 2.0  # seconds a page waits for LINE's answer
+
+
+async def _ask_quota(channel) -> tuple[int | None, int]:
+    async with asyncio.timeout(QUOTA_WAIT):
+        return await channel.push_quota()
 
 
 def line_push_quota(services) -> str | None:
     """ "N of M pushes left this month" from LINE (cached a minute); None without LINE or
-    when LINE cannot say (the page must not wait on it or fail because of it)."""
+    when LINE cannot say within QUOTA_WAIT (the page must not wait long on it or fail
+    because of it). Asked on the app's event loop, where the channel's HTTP client lives."""
     channel = services.channels.get("line")
     if channel is None or not hasattr(channel, "push_quota"):
         return None
@@ -190,7 +198,7 @@ def line_push_quota(services) -> str | None:
     if cached and time.monotonic() - cached[0] < QUOTA_SECONDS:
         return cached[1]
     try:
-        limit, used = asyncio.run(channel.push_quota())
+        limit, used = from_thread.run(_ask_quota, channel)
         if limit is None:
             text = f"{used} pushes this month, no limit 本月已推播 {used} 則，無上限"
         else:
