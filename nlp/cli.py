@@ -128,10 +128,15 @@ def _label_report(gold, pred, labels, groups) -> dict:
 
 def evaluate_rows(clf, rows: list[dict]) -> dict:
     """Metrics of a classifier against labelled rows (type always; other heads if labelled)."""
+    from nlp.context import takes_contexts
     from nlp.dataset import SENTIMENTS
     from nlp.types import COMMENTER_TYPES, COMPLAINT_SUBTYPES
 
-    results = clf.classify([r["text"] for r in rows])
+    texts = [r["text"] for r in rows]
+    if any(r.get("context") for r in rows) and takes_contexts(clf):
+        results = clf.classify(texts, contexts=[r.get("context") or [] for r in rows])
+    else:
+        results = clf.classify(texts)
     langs = [r.get("language") or res.language for r, res in zip(rows, results, strict=True)]
     out: dict[str, Any] = {}
     typed = [i for i, r in enumerate(rows) if r.get("type") in COMMENTER_TYPES]
