@@ -24,7 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from nlp import dataset, metrics
+from nlp import dataset, loso, metrics
+from nlp.context import with_context
 from nlp.features import cheap_features
 from nlp.heads import Head, HeadSet, heads_dir
 from nlp.language import detect_language
@@ -52,6 +53,7 @@ DEFAULTS: dict[str, Any] = {
     "features": [],
     "layers": None,  # None: the encoder's default_layers()
     "seed": 13,
+    "loso": True,  # leave-one-source-out validation over the real pools
 }
 
 
@@ -121,6 +123,13 @@ def augment_scripts(rows: Iterable[dict]) -> list[dict]:
             other = "zh-Hans" if lang == "zh-Hant" else "zh-Hant"
             out.append({**row, "text": conv, "language": other, "augmented": True})
     return out
+
+
+def read_with_context(row: dict) -> dict:
+    """The row as the classifier reads it: a follow-up with a `context` joined to it."""
+    if not row.get("context"):
+        return row
+    return {**row, "text": with_context(row["text"], row["context"])}
 
 
 def targets(rows: Sequence[dict], head: str) -> tuple[np.ndarray, np.ndarray]:
@@ -349,7 +358,7 @@ def train(
     enc = encoder or get_encoder()
     layers = list(hp["layers"] or enc.default_layers())
     file_paths = [Path(p) for p in (paths if paths is not None else dataset.default_paths())]
-    rows = dataset.load_labelled(file_paths, strict=False)
+    rows = [read_with_context(r) for r in dataset.load_labelled(file_paths, strict=False)]
     if feedback:
         rows = apply_feedback(rows, feedback)
     parts = dataset.split(rows)
@@ -433,6 +442,21 @@ def train(
         final.temperature = temperature
         heads[name] = final
     bar.close()
+    loso_report = None
+    if hp["loso"] and "type" in heads:
+        say("leave-one-source-out validation over the real pools...")
+        loso_report = loso.run(
+            pool,
+            matrix,
+            lambda x, y: fit_head("type", x, y, len(COMMENTER_TYPES), hp),
+            aug,
+            fit_temperature,
+        )
+        if loso_report is not None:
+            # calibrated on kinds of text the head never saw, which is what real use is
+            heads["type"].temperature = loso_report["temperature"]
+            thresholds["low_confidence"] = loso_report["low_confidence_threshold"]
+            say(loso.format_report(loso_report))
     thresholds.setdefault("low_confidence", 0.5)
     thresholds.setdefault("suggestion", 0.5)
     meta = {
@@ -450,6 +474,7 @@ def train(
             for p in file_paths
         },
         "feedback_rows": len(feedback or []),
+        "leave_one_source_out": loso_report,
         "split": {k: len(v) for k, v in parts.items()},
         "label_counts": dict(Counter(r.get("type") for r in rows if r.get("type"))),
     }
