@@ -214,19 +214,44 @@ def format_eval(report: dict) -> str:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    """Score the classifier against a labelled JSONL file."""
+    """Score the classifier against a labelled JSONL file, or (no --input) against the
+    pools' held-out split; with --loso also validate leave-one-source-out."""
+    from nlp import dataset, loso
+
     errors: list[str] = []
-    with _open_in(args.input) as src:
-        rows = [obj for _, obj in read_items(src, errors)]
-    _report_errors(errors)
+    if args.input:
+        with _open_in(args.input) as src:
+            rows = [obj for _, obj in read_items(src, errors)]
+        _report_errors(errors)
+    else:
+        rows = dataset.split(dataset.load_labelled(args.data or None, strict=False))["test"]
+        print(f"held-out split of the pools ({len(rows)} rows, never trained on)", file=sys.stderr)
     if not rows:
         print("no labelled rows to evaluate", file=sys.stderr)
         return 1
-    report = evaluate_rows(_classifier(args), rows)
+    clf = _classifier(args)
+    report: dict[str, Any] = evaluate_rows(clf, rows)
+    by_source = None
+    if args.loso:
+        from nlp.train import validate_by_source
+
+        by_source = validate_by_source(
+            paths=args.data or None, encoder=getattr(clf, "encoder", None), progress=False
+        )
+        if by_source is None:
+            print("no real pools (real_*.jsonl) found: set REPLYLINE_DATA_DIRS", file=sys.stderr)
+    recorded = getattr(clf, "heads", None) and clf.heads.meta.get("leave_one_source_out")
     if args.json:
+        report["leave_one_source_out"] = by_source
+        report["leave_one_source_out_recorded_in_heads"] = recorded or None
         print(json.dumps(report, ensure_ascii=False, indent=2))
     else:
         print(format_eval(report))
+        if by_source:
+            print(loso.format_report(by_source))
+        if recorded:
+            print("\nrecorded in the heads' metadata when they were trained:")
+            print(loso.format_report(recorded))
     return 1 if errors else 0
 
 
@@ -288,8 +313,14 @@ def register(subparsers: Any) -> None:
     _common(p)
     p.set_defaults(func=cmd_classify)
 
-    p = subparsers.add_parser("eval", help="score the classifier on a labelled JSONL file")
-    p.add_argument("--input", required=True, help="labelled JSONL ('-' stdin)")
+    p = subparsers.add_parser("eval", help="score the classifier on labelled messages")
+    p.add_argument(
+        "--input", default=None, help="labelled JSONL ('-' stdin; default: held-out split)"
+    )
+    p.add_argument(
+        "--loso", action="store_true", help="also validate leave-one-source-out (real pools)"
+    )
+    p.add_argument("--data", nargs="*", default=None, help="labelled pools (default: all)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     _common(p)
     p.set_defaults(func=cmd_eval)

@@ -16,6 +16,7 @@ import numpy as np
 
 from nlp import metrics
 from nlp.dataset import is_real
+from nlp.language import detect_language
 from nlp.types import COMMENTER_TYPES
 
 CONFIDENT_ACCURACY = 0.92  # wanted accuracy among predictions not marked low-confidence
@@ -37,16 +38,17 @@ def pick_threshold(conf: np.ndarray, correct: np.ndarray) -> float:
     MAX_LOW_RATE marked low; failing that, the one with the best confident accuracy within
     that rate."""
     best_t, best_acc = 0.0, -1.0
-    for t in np.arange(0.30, 0.951, 0.01):
+    for pct in range(30, 96):  # whole percents: the threshold returned is the one tested
+        t = pct / 100
         keep = conf >= t
         if not keep.any() or 1.0 - keep.mean() > MAX_LOW_RATE:
             continue
         acc = float(correct[keep].mean())
         if acc >= CONFIDENT_ACCURACY:
-            return round(float(t), 2)
+            return t
         if acc > best_acc:
-            best_t, best_acc = float(t), acc
-    return round(best_t, 2)
+            best_t, best_acc = t, acc
+    return best_t
 
 
 def run(
@@ -57,7 +59,9 @@ def run(
     fit_temperature: Callable[[np.ndarray, np.ndarray], float],
 ) -> dict | None:
     """Out-of-source type predictions for every real pool and their report; None without at
-    least one real pool. `fit(x, y)` returns a head with `.logits(x)`."""
+    least one real pool. `pool` is every labelled row, the held-out split included (a source
+    is judged on all its rows; training never sees that source). `fit(x, y)` returns a head
+    with `.logits(x)`."""
     sources = real_sources(pool)
     if not sources:
         return None
@@ -72,7 +76,9 @@ def run(
         head = fit(matrix(train_rows), np.array([labels.index(r["type"]) for r in train_rows]))
         logits.append(head.logits(matrix(test_rows)))
         gold += [labels.index(r["type"]) for r in test_rows]
-        langs += [language_group(r.get("language")) for r in test_rows]
+        langs += [
+            language_group(r.get("language") or detect_language(r["text"])) for r in test_rows
+        ]
         srcs += [source] * len(test_rows)
     if not gold:
         return None

@@ -376,7 +376,8 @@ def train(
         aug([r for r, f in zip(pool, fold_of, strict=True) if f != k]) for k in range(folds)
     ]
     fit_rows = aug(pool)
-    all_texts = sorted({r["text"] for r in fit_rows + parts["test"]})
+    # (the held-out rows in both scripts too: leave-one-source-out trains on other sources' rows)
+    all_texts = sorted({r["text"] for r in fit_rows + aug(parts["test"])})
     bar = tqdm(
         total=len(all_texts),
         desc="embedding",
@@ -446,7 +447,7 @@ def train(
     if hp["loso"] and "type" in heads:
         say("leave-one-source-out validation over the real pools...")
         loso_report = loso.run(
-            pool,
+            rows,
             matrix,
             lambda x, y: fit_head("type", x, y, len(COMMENTER_TYPES), hp),
             aug,
@@ -535,3 +536,40 @@ def format_heldout(report: dict) -> str:
                 f"{t['accuracy_when_confident']:.3f}"
             )
     return "\n".join(lines)
+
+
+def validate_by_source(
+    paths: Sequence[str | Path] | None = None,
+    encoder: Any = None,
+    hp: dict[str, Any] | None = None,
+    progress: bool = True,
+) -> dict | None:
+    """Leave-one-source-out figures for the type head on the pools (training's recipe and
+    cached embeddings); None when no real pool is present."""
+    from tqdm import tqdm
+
+    from nlp.encoder import get_encoder
+
+    hp = {**DEFAULTS, **(hp or {})}
+    enc = encoder or get_encoder()
+    layers = list(hp["layers"] or enc.default_layers())
+    file_paths = [Path(p) for p in (paths if paths is not None else dataset.default_paths())]
+    rows = [read_with_context(r) for r in dataset.load_labelled(file_paths, strict=False)]
+    aug = augment_scripts if hp["augment_scripts"] else list
+    texts = sorted({r["text"] for r in aug(rows)})
+    bar = tqdm(total=len(texts), desc="embedding", disable=not progress, file=sys.stderr)
+    vec = embed_cached(enc, texts, progress=bar.update, layers=layers)
+    bar.close()
+    lookup = {t: i for i, t in enumerate(texts)}
+
+    def matrix(rs: Sequence[dict]) -> np.ndarray:
+        ts = [r["text"] for r in rs]
+        return inputs(vec[[lookup[t] for t in ts]], ts, hp["features"])
+
+    return loso.run(
+        rows,
+        matrix,
+        lambda x, y: fit_head("type", x, y, len(COMMENTER_TYPES), hp),
+        aug,
+        fit_temperature,
+    )
