@@ -82,7 +82,10 @@ def _report_errors(errors: list[str]) -> None:
 
 
 def cmd_classify(args: argparse.Namespace) -> int:
-    """Classify a JSONL file of {id, text} into a JSONL file of classifications."""
+    """Classify a JSONL file of {id, text} (and optionally `context`, the previous turns)
+    into a JSONL file of classifications."""
+    from nlp.context import takes_contexts
+
     clf = _classifier(args)
     errors: list[str] = []
     total = _count_lines(args.input)
@@ -91,7 +94,13 @@ def cmd_classify(args: argparse.Namespace) -> int:
         pending: list[tuple[int, dict]] = []
 
         def flush() -> None:
-            results = clf.classify([obj["text"] for _, obj in pending])
+            texts = [obj["text"] for _, obj in pending]
+            contexts = [obj.get("context") for _, obj in pending]
+            if any(isinstance(c, list) and c for c in contexts) and takes_contexts(clf):
+                contexts = [c if isinstance(c, list) else [] for c in contexts]
+                results = clf.classify(texts, contexts=[[str(t) for t in c] for c in contexts])
+            else:
+                results = clf.classify(texts)
             for (_, obj), res in zip(pending, results, strict=True):
                 out = {
                     "id": obj.get("id"),
@@ -331,7 +340,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--data", nargs="*", default=None, help="labelled JSONL files (default: all)")
     p.add_argument("--output", default=None, help="heads file or dir (default: heads dir)")
     p.add_argument("--seed", type=int, default=None)
-    p.add_argument("--epochs", type=int, default=None, help="epochs per head (default 60)")
+    p.add_argument("--epochs", type=int, default=None, help="epochs per head (default 30)")
     p.add_argument("--no-progress", action="store_true")
     _common(p)
     p.set_defaults(func=cmd_train)
