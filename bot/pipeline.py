@@ -30,6 +30,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 from typing import Protocol
 
 from sqlalchemy import func, update
@@ -44,6 +45,7 @@ from bot.model_thread import ModelThread
 from db.engine import session_scope
 from db.models import AuditLog, Contact, Draft, Message, StageTransition
 from db.types import utcnow
+from nlp.context import CONTEXT_TURNS, is_follow_up, takes_contexts
 from nlp.stage import Signal, decide_stage
 from nlp.types import Classification, Classifier
 from playbooks.engine import DraftCandidate, Playbooks
@@ -245,8 +247,11 @@ class Pipeline:
         if not texts:
             return results
         model = self.classifier()  # a model that cannot load raises: no message's fault
+        call = model.classify
+        if takes_contexts(model):
+            call = partial(model.classify, contexts=self.contexts([messages[i] for i in texts]))
         try:
-            found = self.model_thread.run(model.classify, [messages[i].text for i in texts])
+            found = self.model_thread.run(call, [messages[i].text for i in texts])
         except OperationalError:
             raise
         except Exception as error:
@@ -255,6 +260,29 @@ class Pipeline:
         for i, result in zip(texts, found, strict=True):
             results[i] = result
         return results
+
+    def contexts(self, messages: list[Message]) -> list[list[str]]:
+        """For each message that reads as a follow-up (「那…呢？」, "and for Japan?"), the
+        conversation's previous turns, oldest first; an empty list for the others."""
+        out: list[list[str]] = [[] for _ in messages]
+        wanted = [i for i, m in enumerate(messages) if m.id and is_follow_up(m.text or "")]
+        if not wanted:
+            return out
+        with Session(self.engine) as session:
+            for i in wanted:
+                m = messages[i]
+                rows = session.exec(
+                    select(Message.text)
+                    .where(
+                        Message.conversation_id == m.conversation_id,
+                        Message.id < m.id,
+                        Message.text.is_not(None),
+                    )
+                    .order_by(Message.id.desc())
+                    .limit(CONTEXT_TURNS)
+                ).all()
+                out[i] = [t for t in reversed(rows) if t and t.strip()]
+        return out
 
     @staticmethod
     def lock_contacts(session: Session, messages: list[Message]) -> None:

@@ -18,6 +18,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from nlp.context import with_context
 from nlp.features import cheap_features, has_content
 from nlp.heads import HeadSet, find_heads
 from nlp.language import detect_language
@@ -68,10 +69,18 @@ class ModelClassifier:
         )
 
     def classify(
-        self, texts: list[str], batch_size: int = 64, progress=None
+        self,
+        texts: list[str],
+        batch_size: int = 64,
+        progress=None,
+        contexts: Sequence[Sequence[str] | None] | None = None,
     ) -> list[Classification]:
-        """One `Classification` per text, in order. Batches the encoder calls."""
+        """One `Classification` per text, in order. Batches the encoder calls. `contexts`
+        (one list of previous turns, oldest first, per text) lets short follow-ups such as
+        「那超商取貨付款呢？」 be read together with the turn they continue."""
         texts = ["" if t is None else str(t) for t in texts]
+        if contexts is not None and len(contexts) != len(texts):
+            raise ValueError("contexts must have one entry per text")
         results: list[Classification | None] = [None] * len(texts)
         todo = []
         for i, text in enumerate(texts):
@@ -81,8 +90,12 @@ class ModelClassifier:
                 results[i] = self._rule_other(text)
         if todo:
             batch = [texts[i].strip() for i in todo]
+            read = [
+                with_context(t, contexts[i]) if contexts is not None else t
+                for t, i in zip(batch, todo, strict=True)
+            ]
             vec = self.encoder.embed(
-                batch,
+                read,
                 prefix=self.prefix,
                 batch_size=batch_size,
                 progress=progress,
@@ -90,8 +103,10 @@ class ModelClassifier:
             )
             sentence = self._sentence_embeddings(vec)
             if self.features:
-                vec = np.concatenate([vec, cheap_features(batch, self.features)], axis=1)
+                vec = np.concatenate([vec, cheap_features(read, self.features)], axis=1)
             for row, (i, cls) in enumerate(zip(todo, self._decide(batch, vec), strict=True)):
+                if read[row] != batch[row]:
+                    cls = replace(cls, extra={**cls.extra, "read_with_context": True})
                 if sentence is not None:
                     cls = replace(
                         cls, embedding=sentence[row].copy(), embedding_model=self.encoder.name

@@ -82,7 +82,10 @@ def _report_errors(errors: list[str]) -> None:
 
 
 def cmd_classify(args: argparse.Namespace) -> int:
-    """Classify a JSONL file of {id, text} into a JSONL file of classifications."""
+    """Classify a JSONL file of {id, text} (and optionally `context`, the previous turns)
+    into a JSONL file of classifications."""
+    from nlp.context import takes_contexts
+
     clf = _classifier(args)
     errors: list[str] = []
     total = _count_lines(args.input)
@@ -91,7 +94,13 @@ def cmd_classify(args: argparse.Namespace) -> int:
         pending: list[tuple[int, dict]] = []
 
         def flush() -> None:
-            results = clf.classify([obj["text"] for _, obj in pending])
+            texts = [obj["text"] for _, obj in pending]
+            contexts = [obj.get("context") for _, obj in pending]
+            if any(isinstance(c, list) and c for c in contexts) and takes_contexts(clf):
+                contexts = [c if isinstance(c, list) else [] for c in contexts]
+                results = clf.classify(texts, contexts=[[str(t) for t in c] for c in contexts])
+            else:
+                results = clf.classify(texts)
             for (_, obj), res in zip(pending, results, strict=True):
                 out = {
                     "id": obj.get("id"),
@@ -128,10 +137,15 @@ def _label_report(gold, pred, labels, groups) -> dict:
 
 def evaluate_rows(clf, rows: list[dict]) -> dict:
     """Metrics of a classifier against labelled rows (type always; other heads if labelled)."""
+    from nlp.context import takes_contexts
     from nlp.dataset import SENTIMENTS
     from nlp.types import COMMENTER_TYPES, COMPLAINT_SUBTYPES
 
-    results = clf.classify([r["text"] for r in rows])
+    texts = [r["text"] for r in rows]
+    if any(r.get("context") for r in rows) and takes_contexts(clf):
+        results = clf.classify(texts, contexts=[r.get("context") or [] for r in rows])
+    else:
+        results = clf.classify(texts)
     langs = [r.get("language") or res.language for r, res in zip(rows, results, strict=True)]
     out: dict[str, Any] = {}
     typed = [i for i, r in enumerate(rows) if r.get("type") in COMMENTER_TYPES]
@@ -209,19 +223,44 @@ def format_eval(report: dict) -> str:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    """Score the classifier against a labelled JSONL file."""
+    """Score the classifier against a labelled JSONL file, or (no --input) against the
+    pools' held-out split; with --loso also validate leave-one-source-out."""
+    from nlp import dataset, loso
+
     errors: list[str] = []
-    with _open_in(args.input) as src:
-        rows = [obj for _, obj in read_items(src, errors)]
-    _report_errors(errors)
+    if args.input:
+        with _open_in(args.input) as src:
+            rows = [obj for _, obj in read_items(src, errors)]
+        _report_errors(errors)
+    else:
+        rows = dataset.split(dataset.load_labelled(args.data or None, strict=False))["test"]
+        print(f"held-out split of the pools ({len(rows)} rows, never trained on)", file=sys.stderr)
     if not rows:
         print("no labelled rows to evaluate", file=sys.stderr)
         return 1
-    report = evaluate_rows(_classifier(args), rows)
+    clf = _classifier(args)
+    report: dict[str, Any] = evaluate_rows(clf, rows)
+    by_source = None
+    if args.loso:
+        from nlp.train import validate_by_source
+
+        by_source = validate_by_source(
+            paths=args.data or None, encoder=getattr(clf, "encoder", None), progress=False
+        )
+        if by_source is None:
+            print("no real pools (real_*.jsonl) found: set REPLYLINE_DATA_DIRS", file=sys.stderr)
+    recorded = getattr(clf, "heads", None) and clf.heads.meta.get("leave_one_source_out")
     if args.json:
+        report["leave_one_source_out"] = by_source
+        report["leave_one_source_out_recorded_in_heads"] = recorded or None
         print(json.dumps(report, ensure_ascii=False, indent=2))
     else:
         print(format_eval(report))
+        if by_source:
+            print(loso.format_report(by_source))
+        if recorded:
+            print("\nrecorded in the heads' metadata when they were trained:")
+            print(loso.format_report(recorded))
     return 1 if errors else 0
 
 
@@ -283,8 +322,14 @@ def register(subparsers: Any) -> None:
     _common(p)
     p.set_defaults(func=cmd_classify)
 
-    p = subparsers.add_parser("eval", help="score the classifier on a labelled JSONL file")
-    p.add_argument("--input", required=True, help="labelled JSONL ('-' stdin)")
+    p = subparsers.add_parser("eval", help="score the classifier on labelled messages")
+    p.add_argument(
+        "--input", default=None, help="labelled JSONL ('-' stdin; default: held-out split)"
+    )
+    p.add_argument(
+        "--loso", action="store_true", help="also validate leave-one-source-out (real pools)"
+    )
+    p.add_argument("--data", nargs="*", default=None, help="labelled pools (default: all)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     _common(p)
     p.set_defaults(func=cmd_eval)
@@ -295,7 +340,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--data", nargs="*", default=None, help="labelled JSONL files (default: all)")
     p.add_argument("--output", default=None, help="heads file or dir (default: heads dir)")
     p.add_argument("--seed", type=int, default=None)
-    p.add_argument("--epochs", type=int, default=None, help="epochs per head (default 60)")
+    p.add_argument("--epochs", type=int, default=None, help="epochs per head (default 30)")
     p.add_argument("--no-progress", action="store_true")
     _common(p)
     p.set_defaults(func=cmd_train)

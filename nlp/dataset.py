@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import unicodedata
 from collections.abc import Iterable
 from pathlib import Path
@@ -94,9 +95,24 @@ def read_jsonl(path: str | Path, strict: bool = True) -> list[dict]:
     return rows
 
 
+REAL_PREFIX = "real_"  # pools of real, human-written comments (the only test sources)
+
+
+def data_dirs() -> list[Path]:
+    """nlp/data, then the directories named in REPLYLINE_DATA_DIRS (os.pathsep-separated),
+    where the real-comment pools live (they are rebuilt, not shipped: see SOURCES.md)."""
+    extra = os.environ.get("REPLYLINE_DATA_DIRS", "")
+    return [DATA_DIR] + [Path(d).expanduser() for d in extra.split(os.pathsep) if d.strip()]
+
+
 def default_paths() -> list[Path]:
-    """Every labelled pool shipped in nlp/data (seed.jsonl and comments_*.jsonl)."""
-    return sorted(DATA_DIR.glob("*.jsonl"))
+    """Every labelled pool: nlp/data's (seed.jsonl, comments_*.jsonl) and the extra dirs'."""
+    return [p for d in data_dirs() for p in sorted(d.glob("*.jsonl"))]
+
+
+def is_real(row: dict) -> bool:
+    """True for rows from a pool of real comments (not written for this project)."""
+    return str(row.get("source", "")).startswith(REAL_PREFIX)
 
 
 def load_labelled(paths: Iterable[str | Path] | None = None, strict: bool = True) -> list[dict]:

@@ -43,6 +43,8 @@ def load_feedback(database_url: str) -> list[dict]:
     one per (text, field) with the latest correction kept."""
     from sqlalchemy import create_engine, text
 
+    from db.engine import normalize_url
+
     placeholders = ", ".join(f":f{i}" for i in range(len(TRAINED_FIELDS)))
     query = text(
         "SELECT id, text, field, value FROM feedback "  # noqa: S608 - placeholders only
@@ -50,7 +52,8 @@ def load_feedback(database_url: str) -> list[dict]:
         "ORDER BY created_at, id"
     )
     params = {f"f{i}": f for i, f in enumerate(TRAINED_FIELDS)}
-    engine = create_engine(database_url)
+    # the URL as the app reads it: postgresql:// driven by psycopg 3 whatever SQLAlchemy's default
+    engine = create_engine(normalize_url(database_url), hide_parameters=True)
     try:
         with engine.connect() as conn:
             rows = conn.execute(query, params).mappings().all()

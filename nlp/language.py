@@ -41,6 +41,23 @@ _OTHER_LATIN_WORDS = _words(
     "itu tidak saya anda dengan untuk ada di ke dari o os um uma não com ang ng mga sa na "
     "ako ikaw hindi ya tak bisa sudah"
 )
+# Markup, URLs, e-mail addresses, @mentions and #hashtags say nothing about the writer's
+# language (an `<img src=x onerror=...>` in a Chinese message is still Chinese).
+_NOISE = re.compile(
+    r"<[^<>]{0,500}>"  # HTML/XML tags
+    r"|&[#\w]{1,10};"  # character entities
+    r"|\b(?:https?|ftp)://\S+|\bwww\.\S+"  # URLs
+    r"|\b[\w.+-]+@[\w-]+\.[\w.-]+"  # e-mail addresses
+    r"|[@＠][\w.]+|[#＃]\w+"  # mentions and hashtags
+    r"|`[^`]*`"  # inline code
+)
+
+
+def strip_noise(text: str) -> str:
+    """The text without markup, URLs, e-mail addresses, mentions and hashtags."""
+    return _NOISE.sub(" ", text)
+
+
 # Latin letters with diacritics that English text practically never uses.
 _NON_EN_LETTERS = re.compile(r"[\u00C0-\u024F\u1E00-\u1EFF]")
 
@@ -96,6 +113,9 @@ def detect_language(text: str) -> str:
     if not text or not text.strip():
         return OTHER
     text = unicodedata.normalize("NFKC", text)
+    cleaned = strip_noise(text)
+    if cleaned.strip():  # a message that is only a link or a tag is judged as it is
+        text = cleaned
     c = script_counts(text)
     # Japanese mixes kana with kanji; Korean uses hangul. Either outweighing Chinese -> other.
     if (c["kana"] >= 2 and c["kana"] * 4 >= c["han"]) or c["hangul"] > c["han"]:

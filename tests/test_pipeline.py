@@ -206,3 +206,36 @@ def test_worker_wakes_on_notify(services):
             return session.exec(select(Message)).one().state
 
     assert asyncio.run(scenario()) == "processed"
+
+
+class ContextRecordingClassifier:
+    """The scripted classifier that also takes `contexts=`, as the model classifier does."""
+
+    name = "scripted-with-context"
+
+    def __init__(self):
+        from tests.support import ScriptedClassifier
+
+        self.scripted = ScriptedClassifier()
+        self.contexts: list = []
+
+    def classify(self, texts, contexts=None):
+        self.contexts.append((list(texts), contexts))
+        return self.scripted.classify(texts)
+
+
+def test_a_follow_up_is_classified_with_the_turns_before_it(settings):
+    recorder = ContextRecordingClassifier()
+    services = Services.build(settings, classifier=lambda: recorder)
+    try:
+        store_events(services.engine, [ev("1", "請問運費怎麼算？")])
+        drain(services)
+        store_events(services.engine, [ev("2", "那超商取貨付款呢？"), ev("3", "謝謝你們")])
+        drain(services)
+    finally:
+        services.engine.dispose()
+    seen = {text: ctx for texts, ctxs in recorder.contexts for text, ctx in zip(texts, ctxs)}
+    assert seen["請問運費怎麼算？"] == []  # nothing before it
+    follow_up = seen["那超商取貨付款呢？"]
+    assert follow_up and follow_up[0] == "請問運費怎麼算？"  # the question it continues
+    assert seen["謝謝你們"] == []  # a full message is read alone

@@ -229,3 +229,41 @@ def test_train_with_feedback_needs_a_database(monkeypatch, capsys):
     monkeypatch.delenv("DATABASE_URL", raising=False)
     assert cli.main(["train", "--with-feedback"]) == 2
     assert "database" in capsys.readouterr().err
+
+
+def test_eval_reports_leave_one_source_out_per_language_class_and_source(
+    tmp_path, monkeypatch, capsys, emb_cache
+):
+    monkeypatch.setenv("REPLYLINE_CACHE_DIR", str(emb_cache))
+    seed = _tiny_dataset(tmp_path / "seed.jsonl")
+    pools = {
+        "real_en_small.jsonl": [
+            ("you are all idiots lol", "troll"),
+            ("what a bunch of clowns, delete your account", "troll"),
+            ("had the best nap today, feeling great", "other"),
+            ("watching the game with my brother tonight", "other"),
+        ],
+        "real_zh_small.jsonl": [
+            ("請問你們幾點開門？", "question"),
+            ("退貨要怎麼申請？", "question"),
+            ("今天下班去看電影，好開心", "other"),
+            ("週末跟朋友去爬山了", "other"),
+        ],
+    }
+    paths = [str(seed)]
+    for name, rows in pools.items():
+        path = tmp_path / name
+        path.write_text(
+            "".join(json.dumps({"text": t, "type": y}, ensure_ascii=False) + "\n" for t, y in rows)
+        )
+        paths.append(str(path))
+    assert cli.main(["eval", "--loso", "--json", "--data", *paths]) == 0
+    report = json.loads(capsys.readouterr().out)
+    loso = report["leave_one_source_out"]
+    assert set(loso["by_source"]) == set(pools)  # seed.jsonl is never a test source
+    assert set(loso["by_language"]) == {"en", "zh"}
+    assert set(loso["by_language"]["zh"]["per_class_f1"]) == {"question", "other"}
+    assert loso["n"] == 8
+    assert cli.main(["eval", "--loso", "--data", *paths]) == 0
+    out = capsys.readouterr().out
+    assert "leave-one-source-out" in out and "real_zh_small.jsonl" in out

@@ -65,3 +65,18 @@ def test_script_counts():
 
 def test_fullwidth_text_is_normalised():
     assert detect_language("Ｔｈａｎｋ ｙｏｕ ｆｏｒ ｔｈｅ ｆａｓｔ ｄｅｌｉｖｅｒｙ") == "en"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("請問運費怎麼算？<img src=x onerror=alert(1)>", "zh-Hant"),
+        ("请问运费怎么算？ https://shop.example.com/product/12345?ref=share&utm=abc", "zh-Hans"),
+        ('運費？ <a href="https://shop.example.com/p/1" class="link">連結</a>', "zh-Hant"),
+        ("@brand_support @another_account 好的謝謝", "zh-Hant"),
+        ("謝謝，資料請寄到 someone.name@example.com", "zh-Hant"),
+        ("<b>where is my order</b> #help", "en"),
+    ],
+)
+def test_markup_urls_and_mentions_do_not_decide_the_language(text, expected):
+    assert detect_language(text) == expected
