@@ -5,6 +5,7 @@ reply written from scratch in the console answers a message whose candidates wer
 # ruff: noqa: F811 (the console tests' fixtures are imported and used by name)
 from __future__ import annotations
 
+import pytest
 from sqlmodel import Session, select
 
 from bot.app import create_app
@@ -88,6 +89,8 @@ COMMENTS = [
 ]
 
 
+# what a draft says does not depend on the database: SQLite only, sixty drafts are slow
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_sixty_web_chat_comments_get_drafts_without_placeholder_debris(
     services, settings, classifier
 ):

@@ -38,7 +38,15 @@ def inbound(line) -> list[InboundEvent]:
         # half of the LINE messages still carry a fresh reply token, half must be pushed
         token = line.issue_reply_token(user) if n % 2 else None
         events.append(
-            InboundEvent("line", f"l{n}", user, user, f"question: line {n}", reply_token=token)
+            InboundEvent(
+                "line",
+                f"l{n}",
+                user,
+                user,
+                f"question: line {n}",
+                reply_token=token,
+                user_name=f"line user {n}",  # named: no wait for a profile lookup
+            )
         )
         chat = str(5_000_000 + n)
         events.append(InboundEvent("telegram", f"t{n}", chat, chat, f"question: telegram {n}"))
