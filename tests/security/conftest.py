@@ -8,35 +8,15 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 
-from bot.app import create_app
 from bot.security import hash_password
-from bot.services import Services
 from db.engine import session_scope
 from db.models import User
 from tests.fakes.live_app import line_api, telegram_api  # noqa: F401
-
-PASSWORD = "correct horse battery"
-
-
-@pytest.fixture
-def make_app(settings, classifier):
-    """Build an app (one per "process"); all share the test database."""
-    settings.worker_enabled = False
-    built = []
-
-    def make(**overrides):
-        app_settings = settings.model_copy(update=overrides)
-        services = Services.build(app_settings, classifier=lambda: classifier)
-        built.append(services)
-        return create_app(app_settings, services)
-
-    yield make
-    for services in built:
-        services.engine.dispose()
+from tests.reliability.test_console_security import PASSWORD, make_app  # noqa: F401
 
 
 @pytest.fixture
-def app(make_app, services):
+def app(make_app, services):  # noqa: F811 (the imported fixture)
     with session_scope(services.engine) as session:
         for name, role in (("ada", "admin"), ("mei", "agent"), ("sam", "supervisor")):
             session.add(User(username=name, password_hash=hash_password(PASSWORD), role=role))
