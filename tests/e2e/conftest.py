@@ -37,6 +37,7 @@ PEOPLE = (
     Person("ana", "admin"),  # works the console
     Person("mei", "supervisor", telegram_id=555),  # reviews in the Telegram staff chat
     Person("boss", "supervisor", telegram_id=556, line_id=lw.user_id(556)),  # acknowledges
+    Person("lee", "admin"),  # loses the role, then the account (tests/e2e/test_roles.py)
 )
 
 
