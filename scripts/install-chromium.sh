@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Headless Chromium for the console's browser test, from Debian's packages. Idempotent: does
+# Headless Chromium (and CJK fonts) for the console's browser tests, from Debian's packages. Idempotent: does
 # nothing when chromium is already there. Needs root (or password-less sudo) to install.
 set -euo pipefail
-if command -v chromium >/dev/null 2>&1; then
+# fonts-noto-cjk: without it Chinese pages render as boxes in the browser tests' screenshots
+have_fonts() { fc-list 2>/dev/null | grep -qi "Noto Sans CJK"; }
+if command -v chromium >/dev/null 2>&1 && have_fonts; then
   exit 0
 fi
 SUDO=""
@@ -16,5 +18,5 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
-$SUDO apt-get install -y -qq chromium chromium-driver >/dev/null
+$SUDO apt-get install -y -qq chromium chromium-driver fonts-noto-cjk >/dev/null
 command -v chromium >/dev/null
