@@ -14,6 +14,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 from sqlmodel import Session, or_, select
 
+from bot.repeat import Repeat
 from bot.review import has_role
 from db.models import AuditLog, Post, PostRun, User
 from db.types import utcnow
@@ -104,6 +105,20 @@ def cron_trigger(expr: str, timezone: str, start: datetime | None = None) -> Cro
     if any(b - a < MIN_INTERVAL for a, b in zip(times, times[1:], strict=False)):
         raise PostError("a recurring post may go out at most once an hour")
     return trigger
+
+
+def repeat_rule(user: User, every: Repeat | None = None, cron: str | None = None) -> str | None:
+    """The cron rule a post repeats by: the one a repeat in words writes, or one typed in cron
+    syntax, which only admins may write (everyone else picks a repeat in words)."""
+    cron = (cron or "").strip()
+    if cron and not has_role(user, "admin"):
+        raise PostError(
+            "only an admin can type a repeat as a cron rule; choose how often it repeats instead",
+            403,
+        )
+    if cron and every is not None:
+        raise PostError("choose how often the post repeats, or type a cron rule, not both")
+    return every.cron() if every is not None else cron or None
 
 
 def parse_local(text: str, timezone: str) -> datetime:

@@ -12,6 +12,9 @@ from pathlib import Path
 from bot.cli import CommandError
 from bot.config import get_settings
 
+WEEKDAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+EVERY_CHOICES = ("day", "weekday", *WEEKDAY_NAMES, "month")
+
 
 def register(subparsers) -> None:
     posts = subparsers.add_parser("posts", help="the content calendar: scheduled posts")
@@ -28,8 +31,14 @@ def register(subparsers) -> None:
         "--at", required=True, help="when, e.g. '2026-12-01 10:00' (REPLYLINE_TIMEZONE)"
     )
     add.add_argument(
+        "--every",
+        choices=EVERY_CHOICES,
+        help="repeat at --at's time: every day, every weekday (Monday to Friday), every monday"
+        " (…sunday), or every month on --at's day of the month",
+    )
+    add.add_argument(
         "--repeat",
-        help="recurring: five cron fields 'minute hour day month weekday', e.g. '0 10 * * mon'",
+        help="admins: a cron rule 'minute hour day month weekday', e.g. '0 10 * * mon'",
     )
     add.add_argument(
         "--stage",
@@ -104,7 +113,7 @@ def _run(args, action):
 
 def cmd_add(args) -> int:
     from bot.media import ImageRejected, save_image
-    from bot.posts import PostError, check_image_url, create_post, parse_local
+    from bot.posts import PostError, check_image_url, create_post, parse_local, repeat_rule, zone
 
     text = sys.stdin.read() if args.text == "-" else args.text
 
@@ -120,13 +129,17 @@ def cmd_add(args) -> int:
                 image = save_image(settings.media_dir, path.read_bytes())
             except ImageRejected as error:
                 raise PostError(str(error)) from error
+        when = parse_local(args.at, settings.timezone)
+        cron = repeat_rule(
+            user, _every(args.every, when.astimezone(zone(settings.timezone))), args.repeat
+        )
         return create_post(
             session,
             user,
             text=text,
             target=args.target,
-            when=parse_local(args.at, settings.timezone),
-            cron=args.repeat,
+            when=when,
+            cron=cron,
             stage_goal=args.stage,
             image=image,
             timezone=settings.timezone,
@@ -136,6 +149,25 @@ def cmd_add(args) -> int:
     post = _run(args, action)
     print(f"post {post.id} is planned; a supervisor approves it: replyline posts approve {post.id}")
     return 0
+
+
+def _every(choice: str | None, start):
+    """--every as a repeat at the first post's local time (`start`)."""
+    from bot.repeat import Repeat
+
+    if not choice:
+        return None
+    at = start.time().replace(second=0, microsecond=0, tzinfo=None)
+    if choice in WEEKDAY_NAMES:
+        return Repeat("week", at, weekday=WEEKDAY_NAMES.index(choice))
+    if choice == "month":
+        from bot.posts import PostError
+        from bot.repeat import LAST_MONTH_DAY
+
+        if start.day > LAST_MONTH_DAY:
+            raise PostError(f"a monthly post starts on day 1 to {LAST_MONTH_DAY} of the month")
+        return Repeat("month", at, day=start.day)
+    return Repeat(choice, at)
 
 
 def cmd_approve(args) -> int:
@@ -169,6 +201,7 @@ def cmd_list(args) -> int:
     from sqlmodel import Session, select
 
     from bot.posts import OPEN, trigger_for, upcoming
+    from bot.repeat import describe
     from db.engine import make_engine
     from db.models import Post
     from db.types import utcnow
@@ -201,7 +234,7 @@ def cmd_list(args) -> int:
         if args.json:
             print(json.dumps(item, ensure_ascii=False))
         else:
-            when = f"every '{post.cron}'" if post.cron else post.scheduled_at.isoformat()
+            when = f"repeats {describe(post.cron)}" if post.cron else post.scheduled_at.isoformat()
             print(
                 f"#{post.id} [{post.status}] {item['target']} {when} ({post.stage_goal}): "
                 f"{post.text[:60]!r}"

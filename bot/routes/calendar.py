@@ -14,6 +14,7 @@ from bot import posts
 from bot.deps import CurrentLogin, CurrentUser, ServicesDep, SessionDep, SessionsDep
 from bot.media import MAX_BYTES, ImageRejected, image_path, save_image
 from bot.publish import grace_of, sync_job
+from bot.repeat import LAST_MONTH_DAY, RepeatError, describe, from_form, words
 from bot.review import has_role
 from bot.routes.console import render
 from db.engine import session_scope
@@ -21,6 +22,7 @@ from nlp.types import STAGES
 
 router = APIRouter()
 VIEWS = ("week", "month")
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
 def _period(view: str, day: date) -> tuple[date, date]:
@@ -68,6 +70,10 @@ def _calendar_context(session, services, user, login, sessions, view, day, **ext
         "next": _shift(view, day, 1),
         "stages": STAGES,
         "can_approve": has_role(user, "supervisor"),
+        "can_write_cron": has_role(user, "admin"),
+        "repeat_words": describe,
+        "weekdays": WEEKDAYS,
+        "last_month_day": LAST_MONTH_DAY,
         "error": None,
         "form": {},
         **extra,
@@ -107,13 +113,17 @@ async def add_post(
     target: Annotated[str, Form()] = "",
     day: Annotated[str, Form()] = "",
     at: Annotated[str, Form()] = "",
-    repeat: Annotated[str, Form()] = "",
+    every: Annotated[str, Form(max_length=16)] = "",
+    every_weekday: Annotated[str, Form(max_length=8)] = "",
+    every_day: Annotated[str, Form(max_length=8)] = "",
+    repeat: Annotated[str, Form(max_length=200)] = "",
     stage_goal: Annotated[str, Form()] = "",
     image_url: Annotated[str, Form()] = "",
     image: Annotated[UploadFile | None, File()] = None,
 ) -> Response:
     settings = services.settings
     form = {"text": text, "target": target, "day": day, "at": at, "repeat": repeat}
+    form |= {"every": every, "every_weekday": every_weekday, "every_day": every_day}
     form |= {"stage_goal": stage_goal, "image_url": image_url}
     upload = await image.read(MAX_BYTES + 1) if image is not None and image.filename else b""
 
@@ -127,6 +137,17 @@ async def add_post(
         elif image_url.strip():
             stored = posts.check_image_url(image_url)
         when = posts.parse_local(f"{day} {at}", settings.timezone)
+        try:
+            chosen = from_form(
+                every,
+                at,
+                every_weekday,
+                every_day,
+                start=when.astimezone(posts.zone(settings.timezone)).date(),
+            )
+        except RepeatError as error:
+            raise posts.PostError(str(error)) from error
+        cron = posts.repeat_rule(user, chosen, repeat)
         with session_scope(services.engine) as db:
             return posts.create_post(
                 db,
@@ -134,7 +155,7 @@ async def add_post(
                 text=text,
                 target=target,
                 when=when,
-                cron=repeat,
+                cron=cron,
                 stage_goal=stage_goal,
                 image=stored,
                 timezone=settings.timezone,
@@ -147,12 +168,22 @@ async def add_post(
             shown = date.fromisoformat(day)
         except ValueError:
             shown = _today(services)
+        form["chosen_repeat"] = _chosen_words(every, at, every_weekday, every_day, shown)
         context = _calendar_context(
             session, services, user, login, sessions, "week", shown, error=str(error), form=form
         )
         return render(request, "calendar.html", status=error.status, **context)
     local_day = post.scheduled_at.astimezone(posts.zone(settings.timezone)).date()
     return RedirectResponse(f"/console/calendar?view=week&day={local_day}", status_code=303)
+
+
+def _chosen_words(every, at, weekday, day, start: date) -> str:
+    """The repeat picked in a form that came back with an error, in words ("" if none)."""
+    try:
+        chosen = from_form(every, at, weekday, day, start=start)
+    except RepeatError:
+        return ""
+    return words(chosen) if chosen else ""
 
 
 async def _decide(services, fn, post_id: int, user, **kwargs) -> str:

@@ -15,7 +15,6 @@ from bot.config import get_settings
 from bot.security import hash_password
 from db.engine import make_engine, session_scope
 from db.models import AuditLog, Post, User
-from db.types import utcnow
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
@@ -29,6 +28,7 @@ def app(services, settings, tmp_path):
         session.add(
             User(username="boss", password_hash=hash_password("super pw 1"), role="supervisor")
         )
+        session.add(User(username="root", password_hash=hash_password("admin pw 1"), role="admin"))
     return create_app(settings, services)
 
 
@@ -126,6 +126,61 @@ def test_a_bad_post_is_shown_again_with_the_reason_and_nothing_is_stored(service
     assert missing.status_code == 404
 
 
+def test_staff_pick_a_repeat_in_words_and_the_calendar_says_it_back(services, agent):
+    form = agent.get("/console/calendar").text
+    assert 'name="every"' in form and "Every weekday (Monday to Friday)" in form
+    assert 'name="repeat"' not in form  # the cron field is for admins
+    response = add(agent, every="weekday", at="09:30")
+    assert response.status_code == 303
+    assert only_post(services).cron == "30 9 * * mon-fri"
+    week = agent.get(response.headers["location"]).text
+    assert "repeats every weekday (Monday to Friday) at 09:30" in week
+    assert "30 9 * * mon-fri" not in week
+
+    # a weekly or monthly repeat takes its day from the first post unless one is chosen
+    first = date(date.today().year + 1, 3, 12)
+    day_name = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")[first.weekday()]
+    for form in (
+        {"every": "week"},
+        {"every": "week", "every_weekday": "0"},
+        {"every": "month"},
+        {"every": "month", "every_day": "15"},
+    ):
+        assert add(agent, day=first.isoformat(), **form).status_code == 303
+    with Session(services.engine) as session:
+        crons = [p.cron for p in session.exec(select(Post).order_by(Post.id))][1:]
+    assert crons == [f"0 10 * * {day_name}", "0 10 * * mon", "0 10 12 * *", "0 10 15 * *"]
+
+    # a refused form comes back with the choice kept and said in words
+    response = add(agent, every="month", every_day="31")
+    assert response.status_code == 422 and "from 1 to 28" in response.text
+    kept = add(agent, every="week", every_weekday="2", target="line:everyone")
+    assert kept.status_code == 422
+    assert 'Chosen: <strong class="repeat">every Wednesday at 10:00</strong>' in kept.text
+    assert '<option value="week" selected>' in kept.text
+    assert '<option value="2" selected>' in kept.text
+
+
+def test_only_admins_may_type_a_cron_rule(services, app, agent, boss):
+    refused = add(agent, repeat="0 10 * * mon")
+    assert refused.status_code == 403
+    assert "only an admin can type a repeat as a cron rule" in refused.text
+    assert add(boss, repeat="0 10 * * mon").status_code == 403
+    with Session(services.engine) as session:
+        assert session.exec(select(Post)).first() is None
+    root = login(app, "root", "admin pw 1")
+    try:
+        assert 'name="repeat"' in root.get("/console/calendar").text
+        response = add(root, repeat="15 8 * * 1,3")
+        assert response.status_code == 303
+        week = root.get(response.headers["location"]).text
+        assert "repeats on the custom schedule “15 8 * * 1,3” (cron)" in week
+        both = add(root, repeat="0 9 * * *", every="day")
+        assert both.status_code == 422 and "not both" in both.text
+    finally:
+        root.__exit__(None, None, None)
+
+
 def test_an_uploaded_image_is_served_publicly_for_the_platforms(services, app, agent):
     response = agent.post(
         "/console/posts",
@@ -184,7 +239,7 @@ def test_the_shell_adds_lists_approves_and_cancels_posts(database_url, monkeypat
         with session_scope(engine) as session:
             session.add(User(username="mei", password_hash="x", role="agent"))
             session.add(User(username="boss", password_hash="x", role="supervisor"))
-        when = (utcnow() + timedelta(days=1)).strftime("%Y-%m-%d %H:%M")
+        when = f"{date.today() + timedelta(days=1)} 09:00"
         add = [
             "posts",
             "add",
@@ -194,18 +249,20 @@ def test_the_shell_adds_lists_approves_and_cancels_posts(database_url, monkeypat
             "line:audience:123",
             "--at",
             when,
-            "--repeat",
-            "0 9 * * mon",
             "--stage",
             "collaboration",
         ]
-        assert replyline([*add, "--as", "mei"]) == 0
+        assert replyline([*add, "--repeat", "0 9 * * mon", "--as", "mei"]) == 2
+        assert "only an admin can type a repeat as a cron rule" in capsys.readouterr().err
+        assert replyline([*add, "--every", "monday", "--as", "mei"]) == 0
         assert replyline(["posts", "approve", "1", "--as", "mei"]) == 2  # not a supervisor
         assert "only a supervisor can approve" in capsys.readouterr().err
         assert replyline(["posts", "approve", "1", "--as", "boss"]) == 0
         assert replyline(["posts", "list", "--json"]) == 0
         out = capsys.readouterr().out
         assert '"status": "approved"' in out and '"repeat": "0 9 * * mon"' in out
+        assert replyline(["posts", "list"]) == 0
+        assert "repeats every Monday at 09:00" in capsys.readouterr().out
         assert replyline(["posts", "cancel", "1", "--reason", "活動取消", "--as", "boss"]) == 0
         assert (
             replyline(
