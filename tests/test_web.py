@@ -90,6 +90,28 @@ def test_chat_message_gets_a_draft_and_the_approved_reply_reaches_the_chat(
     assert "mei" in agent.get("/console/audit").text
 
 
+def test_the_console_follows_an_approved_reply_until_it_is_delivered(
+    app, services, customer, agent
+):
+    say(customer, "question: 請問營業時間？")
+    drain(services)
+    with Session(services.engine) as session:
+        draft = session.exec(select(Draft).order_by(Draft.rank)).first()
+    assert agent.get(f"/console/drafts/{draft.id}/delivery").json()["status"] == "pending"
+    agent.post(f"/console/drafts/{draft.id}/approve", data={"csrf": csrf_of(agent)},
+               headers={"x-requested-with": "fetch"})  # fmt: skip
+    assert agent.get(f"/console/drafts/{draft.id}/delivery").json() == {
+        "status": "approved",
+        "retrying": False,
+    }
+    drain(services)
+    assert agent.get(f"/console/drafts/{draft.id}/delivery").json()["status"] == "sent"
+    assert agent.get("/console/drafts/999999/delivery").status_code == 404
+    with TestClient(app) as stranger:
+        refused = stranger.get(f"/console/drafts/{draft.id}/delivery", follow_redirects=False)
+    assert refused.status_code in (303, 401)
+
+
 def test_a_resent_chat_message_is_stored_once(customer, services):
     say(customer, "hello", client_id="samesame01")
     again = say(customer, "hello", client_id="samesame01").json()

@@ -438,6 +438,16 @@ async def approve(
     return done(request, status=draft.status)
 
 
+@router.get("/drafts/{draft_id}/delivery")
+def delivery(draft_id: int, session: SessionDep, user: CurrentUser) -> JSONResponse:
+    """Where an approved reply is: the queue shows it next to the message it answers."""
+    draft = session.get(Draft, draft_id)
+    if draft is None:
+        raise HTTPException(404, "no such reply")
+    retrying = draft.status in ("approved", "edited") and draft.send_attempts > 0
+    return JSONResponse({"status": draft.status, "retrying": retrying})
+
+
 @router.post("/drafts/{draft_id}/reject")
 async def reject(
     request: Request,

@@ -132,10 +132,14 @@ def test_an_agent_works_the_queue_with_the_keyboard(site, browser, tmp_path):
     # the complaint comes first; edit its chosen draft and approve, keyboard only
     first = browser.js("document.querySelector('article.item.selected').dataset.messageId")
     assert first == str(complaint)
+    # `e` keeps the draft's text: nothing selected, the cursor at the end, typing appends
+    drafted = browser.js("document.querySelector('article.item.selected textarea').value")
     browser.press("e")
     browser.wait("document.activeElement.tagName === 'TEXTAREA'")
-    browser.press("a", ctrl=True, commands=["selectAll"])
-    browser.type("很抱歉瓶子破了！我們今天就寄新的給您，案件已登記。")
+    caret = browser.js("[document.activeElement.selectionStart, document.activeElement.selectionEnd,"
+                       " document.activeElement.value.length]")  # fmt: skip
+    assert caret == [len(drafted)] * 3
+    browser.type("案件已登記。")
     browser.press("Enter", ctrl=True)
     browser.wait(f"!document.querySelector('article.item[data-message-id=\"{complaint}\"]')")
     browser.wait("document.querySelector('.queue-meta .count').textContent === '1 waiting'")
@@ -143,8 +147,21 @@ def test_an_agent_works_the_queue_with_the_keyboard(site, browser, tmp_path):
         approved = session.exec(select(Draft).where(Draft.message_id == complaint,
                                                     Draft.status.in_(("edited", "sent")))).one()  # fmt: skip
         audit = session.exec(select(AuditLog).where(AuditLog.draft_id == approved.id)).one()
-    assert approved.text == "很抱歉瓶子破了！我們今天就寄新的給您，案件已登記。"
+    assert approved.text == drafted + "案件已登記。"
     assert (audit.username, audit.action, audit.via) == ("mei", "edit", "console")
+    # the outcome is told where the message was (not at the top), by customer, without ids
+    note = f"document.querySelector('#queue > .item-note[data-note-for=\"{complaint}\"]')"
+    browser.wait(f"{note} && {note}.textContent.includes('已送達 amy')", 20)
+    assert browser.js(f"{note}.nextElementSibling.matches('article.item')")
+    assert str(approved.id) not in browser.js(f"{note}.textContent")
+    assert browser.js("document.getElementById('status').textContent") == ""
+
+    # the explicit Edit button does the same as `e`
+    browser.js("document.querySelector('article.item.selected .draft button.edit').click()")
+    browser.wait("document.activeElement.tagName === 'TEXTAREA'")
+    assert browser.js("document.activeElement.selectionStart === document.activeElement.value.length"
+                      " && document.activeElement.selectionEnd === document.activeElement.value.length")  # fmt: skip
+    browser.press("Escape")
 
     # a new message shows up by itself, pushed by server-sent events; no reload
     browser.wait("document.getElementById('queue').dataset.live === 'events'")
