@@ -18,7 +18,10 @@ VISITOR_COOKIE = "replyline_visitor"
 
 @router.get("/chat", response_class=HTMLResponse)
 def chat_page(request: Request) -> HTMLResponse:
-    response = request.app.state.templates.TemplateResponse(request, "chat.html", {})
+    zone = request.app.state.services.settings.timezone  # times shown in the brand's zone
+    response = request.app.state.templates.TemplateResponse(
+        request, "chat.html", {"timezone": zone}
+    )
     visitors = request.app.state.visitors
     if not visitors.verified(request.cookies.get(VISITOR_COOKIE)):  # made up, or none: a new one
         response.set_cookie(

@@ -1,25 +1,81 @@
 // Web chat: send with a client id (so a retried send is stored once), poll for replies.
-// Text is always inserted with textContent, never as HTML.
+// A sent message shows at once, then "received" as soon as the server has stored it; every
+// message carries its time in the brand's time zone. Text is always inserted with
+// textContent, never as HTML.
 (function () {
+  "use strict";
+  const chat = document.querySelector(".chat");
   const log = document.getElementById("log");
   const form = document.getElementById("send");
   const input = document.getElementById("text");
   const status = document.getElementById("status");
+  const zoneNote = document.getElementById("zone");
+  const ZONE = (chat && chat.dataset.timezone) || "Asia/Taipei";
+  const TEXTS = {
+    zh: {
+      send: "送出", placeholder: "輸入訊息", sending: "傳送中…", received: "已收到",
+      failed: "沒有送出，請再試一次。", retrying: "連線中斷，重試中…",
+      zone: "時間為{zone}時間", zones: { "Asia/Taipei": "台北" },
+    },
+    en: {
+      send: "Send", placeholder: "Type a message", sending: "Sending…", received: "Received",
+      failed: "Could not send, please try again.", retrying: "Connection lost, retrying…",
+      zone: "Times in {zone} time", zones: { "Asia/Taipei": "Taipei" },
+    },
+  };
+  const LANG = /^en/i.test(document.documentElement.lang) ? "en" : "zh";
+  const T = TEXTS[LANG];
+  const clock = new Intl.DateTimeFormat(LANG === "en" ? "en-GB" : "zh-TW",
+    { timeZone: ZONE, hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
+  const day = new Intl.DateTimeFormat(LANG === "en" ? "en-GB" : "zh-TW",
+    { timeZone: ZONE, month: "numeric", day: "numeric" });
   let after = 0;
 
-  function clientId() {
-    const bytes = new Uint8Array(16);
-    crypto.getRandomValues(bytes);
-    return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  form.querySelector("button").textContent = T.send;
+  input.placeholder = T.placeholder;
+  zoneNote.textContent = T.zone.replace("{zone}", T.zones[ZONE] || ZONE.split("/").pop().replace(/_/g, " "));
+
+  function when(iso) {
+    // stored times are UTC; one without an offset is UTC too
+    const date = new Date(/[zZ]|[+-]\d\d:\d\d$/.test(iso) ? iso : iso + "Z");
+    const today = day.format(new Date()) === day.format(date);
+    return (today ? "" : day.format(date) + " ") + clock.format(date);
+  }
+
+  function bubble(direction, text) {
+    const li = document.createElement("li");
+    li.className = direction === "out" ? "bot" : "me";
+    const body = document.createElement("span");
+    body.className = "text";
+    body.textContent = text;
+    const meta = document.createElement("small");
+    meta.className = "meta";
+    li.append(body, meta);
+    log.appendChild(li);
+    log.scrollTop = log.scrollHeight;
+    return li;
+  }
+
+  function stamp(li, iso, state) {
+    const meta = li.querySelector(".meta");
+    meta.textContent = "";
+    if (iso) {
+      const time = document.createElement("time");
+      time.dateTime = iso;
+      time.textContent = when(iso);
+      meta.append(time);
+    }
+    if (state) meta.append((iso ? " · " : "") + state);
+    li.dataset.state = state === T.received ? "received" : state ? "sending" : "";
   }
 
   function show(message) {
-    const li = document.createElement("li");
-    li.className = message.direction === "out" ? "bot" : "me";
+    // our own message, already on screen since we sent it: mark it, do not repeat it
+    const mine = message.direction !== "out" && Array.from(log.querySelectorAll("li.me:not([data-id])"))
+      .find(function (li) { return li.querySelector(".text").textContent === message.text; });
+    const li = mine || bubble(message.direction, message.text);
     li.dataset.id = message.id;
-    li.textContent = message.text;
-    log.appendChild(li);
-    log.scrollTop = log.scrollHeight;
+    stamp(li, message.at, message.direction === "out" ? "" : T.received);
   }
 
   async function poll() {
@@ -28,6 +84,7 @@
       if (response.ok) {
         const data = await response.json();
         for (const message of data.messages) {
+          if (log.querySelector('li[data-id="' + message.id + '"]')) continue;
           show(message);
           after = Math.max(after, message.id);
         }
@@ -36,10 +93,19 @@
     setTimeout(poll, 1500);
   }
 
+  function clientId() {
+    const bytes = new Uint8Array(16);
+    crypto.getRandomValues(bytes);
+    return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  }
+
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const text = input.value.trim();
     if (!text) return;
+    input.value = "";
+    const li = bubble("in", text);
+    stamp(li, new Date().toISOString(), T.sending);
     const body = JSON.stringify({ text: text, client_id: clientId() });
     for (let attempt = 0; attempt < 3; attempt++) {
       try {
@@ -47,13 +113,20 @@
           method: "POST", credentials: "same-origin",
           headers: { "Content-Type": "application/json" }, body: body,
         });
-        if (response.ok) { input.value = ""; status.textContent = ""; return; }
+        if (response.ok) {
+          status.textContent = "";
+          if (li.dataset.state !== "received") stamp(li, li.querySelector("time").dateTime, T.received);
+          return;
+        }
         const data = await response.json().catch(() => ({}));
-        status.textContent = data.error || "Could not send, please try again.";
-        if (response.status < 500) return;
-      } catch (e) { status.textContent = "Connection lost, retrying…"; }
+        status.textContent = data.error || T.failed;
+        if (response.status < 500) { li.remove(); input.value = text; return; }
+      } catch (e) { status.textContent = T.retrying; }
       await new Promise((r) => setTimeout(r, 1000 * (attempt + 1)));
     }
+    li.remove();
+    input.value = text;
+    status.textContent = T.failed;
   });
   poll();
 })();

@@ -8,11 +8,17 @@ visit a fraction of one)."""
 
 from __future__ import annotations
 
+import re
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
 import pytest
 
+from db.models import Draft, Message
+from tests.adapters.support import approve_in_console, console, rows
 from tests.browser.site import SHOTS, WIDTHS, emulate, log_in, seed
 from tests.fakes.line_api import FakeLine
-from tests.fakes.live_app import LiveApp, platform_settings
+from tests.fakes.live_app import LiveApp, platform_settings, wait_until
 from tests.playbooks.browser import Browser, require_chromium
 from tests.support import ScriptedClassifier, migrated_sqlite
 
@@ -29,6 +35,7 @@ PAGES = {  # name → path (filled with the seeded ids)
     "proposals": "/console/proposals",
     "users": "/console/users",
     "playbooks": "/console/playbooks",
+    "chat": "/chat",
 }
 NARROW = 44  # px: a table cell narrower than this breaks its words letter by letter
 
@@ -83,8 +90,6 @@ def browser(site):
 
 
 def path_of(page: str, ids: dict) -> str:
-    from datetime import timedelta
-
     day = ids["today"]
     return PAGES[page].format(incident=ids["incident"], yesterday=day - timedelta(days=1),
                               tomorrow=day + timedelta(days=1))  # fmt: skip
@@ -104,3 +109,37 @@ def test_page_fits_the_screen(site, browser, page, width, language):
     assert layout["over"] <= pixels, f"{page} is {layout['over']} px wide: {layout['wide']}"
     squeezed = browser.js(SQUEEZED % NARROW)
     assert not squeezed, f"{page}: table cells squeezed below {NARROW} px: {squeezed}"
+
+
+def test_web_chat_says_received_at_once_and_shows_brand_zone_times(site, browser):
+    """The customer's side on a phone: their message shows at once, then "received" as soon as
+    it is stored (long before anyone answers), with its time in the brand's zone; the reply
+    arrives with its time too."""
+    live, _ = site
+    emulate(browser, "phone", "zh")
+    browser.open(f"{live.url}/chat")
+    browser.wait("!!document.getElementById('text')")
+    browser.js("document.getElementById('text').value = '請問今天有開嗎？'; "
+               "document.getElementById('send').requestSubmit()")  # fmt: skip
+    mine = "document.querySelector('#log li.me')"
+    browser.wait(f"{mine} && {mine}.dataset.state === 'received'", 5)
+    meta = browser.js(f"{mine}.querySelector('.meta').textContent")
+    local = datetime.now(ZoneInfo(live.settings.timezone))
+    assert "已收到" in meta
+    clock = re.search(r"\d\d:\d\d", meta).group(0)
+    expected = {(local + timedelta(minutes=d)).strftime("%H:%M") for d in (-1, 0, 1)}
+    assert clock in expected, f"{meta!r} is not {live.settings.timezone} time"
+    assert browser.js("document.getElementById('zone').textContent") == "時間為台北時間"
+    # a person answers; the reply shows with its time
+    [message] = rows(live.services.engine, Message, Message.text == "請問今天有開嗎？")
+    wait_until(lambda: rows(live.services.engine, Draft, Draft.message_id == message.id),
+               what="a draft")  # fmt: skip
+    [draft] = rows(live.services.engine, Draft, Draft.message_id == message.id, Draft.rank == 0)
+    agent = console(live, "boss")
+    approve_in_console(agent, draft.id, text="有的，今天營業到晚上九點。")
+    agent.close()
+    reply = "document.querySelector('#log li.bot')"
+    browser.wait(f"{reply} && {reply}.textContent.includes('晚上九點')", 20)
+    assert re.search(r"\d\d:\d\d", browser.js(f"{reply}.querySelector('.meta').textContent"))
+    assert browser.js(OVERFLOW % 390)["over"] <= 390
+    browser.screenshot(SHOTS / "chat-conversation-phone-zh.png")
