@@ -7,10 +7,12 @@ from datetime import datetime
 from sqlalchemy import Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from db.enums import PostRunStatus, PostStatus, one_of
 from db.models.core import _opt_ts, _ts
+from db.types import EnumText
 
-POST_STATUSES = ("planned", "approved", "sent", "failed", "missed", "cancelled")
-RUN_STATUSES = ("sending", "sent", "failed", "missed")
+POST_STATUSES = tuple(PostStatus)
+RUN_STATUSES = tuple(PostRunStatus)
 
 
 class Post(SQLModel, table=True):
@@ -20,7 +22,10 @@ class Post(SQLModel, table=True):
     recurring post stays approved while it recurs; each occurrence is a PostRun.
     """
 
-    __table_args__ = (Index("ix_post_status_scheduled_at", "status", "scheduled_at"),)
+    __table_args__ = (
+        Index("ix_post_status_scheduled_at", "status", "scheduled_at"),
+        one_of("post", "status", PostStatus),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     text: str = Field(sa_type=Text)
@@ -31,7 +36,7 @@ class Post(SQLModel, table=True):
     cron: str | None = Field(default=None, max_length=100)  # 5 fields, in `timezone`
     timezone: str = Field(default="Asia/Taipei", max_length=64)
     stage_goal: str = Field(max_length=32)  # identification | relationship | collaboration
-    status: str = Field(default="planned", max_length=16)
+    status: PostStatus = Field(default=PostStatus.PLANNED, sa_type=EnumText(PostStatus))
     created_by_id: int | None = Field(default=None, foreign_key="user.id")
     created_at: datetime = _ts()
     approved_by_id: int | None = Field(default=None, foreign_key="user.id")
@@ -45,12 +50,15 @@ class Post(SQLModel, table=True):
 class PostRun(SQLModel, table=True):
     """One occurrence of a post: claimed once (the unique pair), then sent, failed or missed."""
 
-    __table_args__ = (UniqueConstraint("post_id", "scheduled_for"),)
+    __table_args__ = (
+        UniqueConstraint("post_id", "scheduled_for"),
+        one_of("postrun", "status", PostRunStatus),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     post_id: int = Field(foreign_key="post.id", index=True)
     scheduled_for: datetime = _ts(index=True)
-    status: str = Field(default="sending", max_length=16)
+    status: PostRunStatus = Field(default=PostRunStatus.SENDING, sa_type=EnumText(PostRunStatus))
     started_at: datetime = _ts()
     finished_at: datetime | None = _opt_ts()
     attempts: int = 0

@@ -9,7 +9,8 @@ from typing import Any
 from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from db.types import UTCDateTime, utcnow
+from db.enums import DraftStatus, MessageState, Role, one_of
+from db.types import EnumText, UTCDateTime, utcnow
 
 
 def _ts(**kw: Any) -> Any:
@@ -78,6 +79,7 @@ class Message(SQLModel, table=True):
         Index("ix_message_state_id", "state", "id"),
         Index("ix_message_conversation_id", "conversation_id", "id"),
         Index("ix_message_contact_id", "contact_id", "id"),
+        one_of("message", "state", MessageState),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -96,7 +98,7 @@ class Message(SQLModel, table=True):
     reply_token: str | None = Field(default=None, max_length=200)
     sent_at: datetime = _ts()  # when the platform says it was written
     received_at: datetime = _ts()  # when replyline committed it
-    state: str = Field(default="received", max_length=16)
+    state: MessageState = Field(default=MessageState.RECEIVED, sa_type=EnumText(MessageState))
     processed_at: datetime | None = _opt_ts()
     attempts: int = 0  # failed processing attempts; `failed` after the pipeline's limit
     error: str | None = Field(default=None, sa_type=Text)  # the last failure, redacted
@@ -131,6 +133,8 @@ class Draft(SQLModel, table=True):
     __table_args__ = (
         Index("ix_draft_status_id", "status", "id"),
         Index("ix_draft_status_message_id", "status", "message_id"),  # the review queue
+        one_of("draft", "status", DraftStatus),
+        one_of("draft", "required_role", Role),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -141,8 +145,8 @@ class Draft(SQLModel, table=True):
     original_text: str = Field(sa_type=Text)
     playbook: str = Field(default="", max_length=100)
     policy: dict | None = Field(default=None, sa_column=Column(JSON))
-    required_role: str = Field(default="agent", max_length=16)
-    status: str = Field(default="pending", max_length=16)
+    required_role: Role = Field(default=Role.AGENT, sa_type=EnumText(Role))
+    status: DraftStatus = Field(default=DraftStatus.PENDING, sa_type=EnumText(DraftStatus))
     auto: bool = False
     decided_by_id: int | None = Field(default=None, foreign_key="user.id")
     decided_at: datetime | None = _opt_ts()
@@ -161,10 +165,12 @@ class Draft(SQLModel, table=True):
 class User(SQLModel, table=True):
     """A console user. Roles: agent < supervisor < admin."""
 
+    __table_args__ = (one_of("user", "role", Role),)
+
     id: int | None = Field(default=None, primary_key=True)
     username: str = Field(max_length=64, unique=True)
     password_hash: str = Field(max_length=255)
-    role: str = Field(default="agent", max_length=16)
+    role: Role = Field(default=Role.AGENT, sa_type=EnumText(Role))
     telegram_user_id: str | None = Field(default=None, max_length=64, unique=True)
     line_user_id: str | None = Field(default=None, max_length=64, unique=True)
     active: bool = True

@@ -8,7 +8,9 @@ from typing import Any
 from sqlalchemy import JSON, Column, Index, LargeBinary, Text, UniqueConstraint, func, text
 from sqlmodel import Field, SQLModel
 
+from db.enums import IncidentStatus, one_of
 from db.models.core import _opt_ts, _ts
+from db.types import EnumText
 
 # Database-side defaults too, so rows written by other tools (imports, reports' fixtures) work.
 EMPTY_LIST = text("'[]'")
@@ -31,10 +33,13 @@ class Incident(SQLModel, table=True):
     figures); `story` is the unit embedding of what it is about, used to match later signals.
     The alert fields drive repeats and escalation until someone acknowledges."""
 
-    __table_args__ = (Index("ix_incident_status_id", "status", "id"),)
+    __table_args__ = (
+        Index("ix_incident_status_id", "status", "id"),
+        one_of("incident", "status", IncidentStatus),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
-    status: str = Field(default="open", max_length=16)
+    status: IncidentStatus = Field(default=IncidentStatus.OPEN, sa_type=EnumText(IncidentStatus))
     severity: int = 1  # 1..10
     title: str = Field(max_length=200)
     explanation: str = Field(default="", sa_type=Text, sa_column_kwargs={"server_default": ""})

@@ -8,14 +8,18 @@ from datetime import datetime
 from sqlalchemy import Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from db.enums import ProposalStatus, TicketStatus, one_of
 from db.models.core import _opt_ts, _ts
+from db.types import EnumText
 
-TICKET_STATUSES = ("open", "closed")
-PROPOSAL_STATUSES = ("open", "under_review", "adopted", "declined")
+TICKET_STATUSES = tuple(TicketStatus)
+PROPOSAL_STATUSES = tuple(ProposalStatus)
 
 
 class Ticket(SQLModel, table=True):
     """A complaint's follow-up: its number is quoted in the reply so both sides can refer to it."""
+
+    __table_args__ = (one_of("ticket", "status", TicketStatus),)
 
     id: int | None = Field(default=None, primary_key=True)
     number: str | None = Field(default=None, max_length=32, unique=True)
@@ -23,7 +27,7 @@ class Ticket(SQLModel, table=True):
     contact_id: int | None = Field(default=None, foreign_key="contact.id")
     message_id: int = Field(foreign_key="message.id")
     subtype: str | None = Field(default=None, max_length=16)
-    status: str = Field(default="open", max_length=16)
+    status: TicketStatus = Field(default=TicketStatus.OPEN, sa_type=EnumText(TicketStatus))
     created_at: datetime = _ts()
     closed_at: datetime | None = _opt_ts()
     closed_by_id: int | None = Field(default=None, foreign_key="user.id")
@@ -32,13 +36,17 @@ class Ticket(SQLModel, table=True):
 class Proposal(SQLModel, table=True):
     """A suggestion from the community the team tracks: open → under_review → adopted/declined."""
 
+    __table_args__ = (one_of("proposal", "status", ProposalStatus),)
+
     id: int | None = Field(default=None, primary_key=True)
     number: str | None = Field(default=None, max_length=32, unique=True)
     message_id: int = Field(foreign_key="message.id", unique=True)
     conversation_id: int = Field(foreign_key="conversation.id")
     contact_id: int | None = Field(default=None, foreign_key="contact.id")
     text: str = Field(sa_type=Text)
-    status: str = Field(default="open", max_length=16, index=True)
+    status: ProposalStatus = Field(
+        default=ProposalStatus.OPEN, sa_type=EnumText(ProposalStatus), index=True
+    )
     note: str | None = Field(default=None, sa_type=Text)
     created_at: datetime = _ts()
     status_changed_at: datetime = _ts()
