@@ -18,6 +18,9 @@ from fastapi.templating import Jinja2Templates
 from bot.bounds import integers_in_range
 from bot.config import Settings, get_settings
 from bot.deps import LoginRequired, PasswordChangeRequired, require_role
+from bot.i18n import configure as configure_i18n
+from bot.i18n.jinja import install as install_i18n
+from bot.i18n.web import LocaleMiddleware
 from bot.jobs import start_scheduler, stop_scheduler
 from bot.logs import register_secret, register_settings_secrets
 from bot.protect import install as install_protections
@@ -89,7 +92,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     window = settings.chat_window_seconds
     app.state.chat_per_visitor = RateLimit(settings.chat_max_posts_per_visitor, window)
     app.state.chat_per_address = RateLimit(settings.chat_max_posts_per_address, window)
+    configure_i18n(settings.language, settings.timezone)
     app.state.templates = Jinja2Templates(directory=HERE / "templates")
+    install_i18n(app.state.templates.env)
     app.state.templates.env.globals["active_incidents"] = partial(
         crisis_routes.banner_incidents, services.engine
     )
@@ -109,6 +114,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     # Reliability (issue 8): /metrics, and the protections around every request.
     app.include_router(metrics_routes.router)
     install_protections(app, settings, services)
+    app.add_middleware(LocaleMiddleware)  # outermost: even refusals speak the user's language
 
     @app.exception_handler(LoginRequired)
     async def to_login(request: Request, _exc: LoginRequired):

@@ -24,6 +24,8 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = None  # signs console sessions; generated and stored if unset
     brand_name: str = "replyline"
     timezone: str = "Asia/Taipei"
+    # the console's language when neither the user nor the browser chooses one (bot/i18n)
+    language: str = "zh_Hant_TW"
 
     # NLP
     model_dir: Path | None = None  # where the converted encoder is cached

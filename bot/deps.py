@@ -9,6 +9,7 @@ from fastapi import Depends, HTTPException, Request
 from sqlmodel import Session
 
 from bot.config import Settings
+from bot.i18n import choose
 from bot.review import has_role
 from bot.security import SESSION_COOKIE, Sessions
 from bot.services import Services
@@ -66,6 +67,7 @@ def logged_in_user(
         raise LoginRequired()
     if not has_role(user, "agent"):  # an unknown role opens nothing
         raise HTTPException(403, "your account has no console role")
+    choose(user.locale)  # the user's own language setting beats the browser's
     return user
 
 

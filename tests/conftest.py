@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 import pytest
+from starlette.testclient import TestClient
 
 from bot.config import Settings
 from bot.services import Services
@@ -26,6 +27,19 @@ def restore_logging():
     yield
     root.handlers[:] = handlers
     root.setLevel(level)
+
+
+@pytest.fixture(autouse=True)
+def english_browser(monkeypatch):
+    """The console now speaks the brand's language (Traditional Chinese) unless the browser asks
+    otherwise: test clients ask for English, as most tests read English texts. Tests of the
+    Chinese pages pass their own Accept-Language (headers= wins)."""
+    original = TestClient.__init__
+
+    def init(self, *args, headers=None, **kwargs):
+        original(self, *args, headers={"Accept-Language": "en", **(headers or {})}, **kwargs)
+
+    monkeypatch.setattr(TestClient, "__init__", init)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

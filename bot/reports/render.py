@@ -8,6 +8,7 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from bot.i18n.jinja import install as install_i18n
 from bot.reports import Report
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -15,7 +16,8 @@ TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
 @cache
 def _environment() -> Environment:
-    return Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape())
+    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape())
+    return install_i18n(env)
 
 
 def to_json(report: Report) -> str:

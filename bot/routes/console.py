@@ -24,7 +24,7 @@ from fastapi.responses import (
 )
 from sqlmodel import select
 
-from bot import review
+from bot import i18n, review
 from bot.deps import (
     CurrentLogin,
     CurrentUser,
@@ -82,7 +82,8 @@ def login(
 ) -> Response:
     user = session.exec(select(User).where(User.username == username)).first()
     if user is None or not user.active or not verify_password(user.password_hash, password):
-        return render(request, "login.html", status=401, error="Wrong username or password.")
+        error = i18n.gettext("Wrong username or password.")
+        return render(request, "login.html", status=401, error=error)
     cookie = sessions.issue(session, user.id)
     session.commit()
     target = "/console/password" if user.must_change_password else "/console"
@@ -117,6 +118,26 @@ MIN_PASSWORD = 8
 LoggedInUser = Annotated[User, Depends(logged_in_user)]
 
 
+@router.post("/language")
+def change_language(
+    session: SessionDep,
+    user: LoggedInUser,
+    locale: Annotated[str, Form(max_length=32)],
+    back: Annotated[str, Form(max_length=2048)] = "/console",
+) -> Response:
+    """The user's own console language (kept on their account, so every device follows it);
+    "auto" goes back to the browser's. Returns to the page the switcher was on."""
+    chosen = None if locale == "auto" else i18n.supported(locale)
+    if chosen is None and locale != "auto":
+        raise HTTPException(422, "unknown language")
+    user.locale = chosen
+    session.add(user)
+    session.commit()
+    target = urlsplit(back)
+    same_site = not target.scheme and not target.netloc and target.path.startswith("/console")
+    return RedirectResponse(back if same_site else "/console", status_code=303)
+
+
 @router.get("/password", response_class=HTMLResponse)
 def password_page(
     request: Request, user: LoggedInUser, login: CurrentLogin, sessions: SessionsDep
@@ -138,11 +159,13 @@ def change_password(
     """A new password ends every session of the user, this one included; a fresh one opens."""
     error = None
     if not verify_password(user.password_hash, current):
-        error = "目前的密碼不對。 The current password is wrong."
+        error = i18n.gettext("The current password is wrong.")
     elif len(new) < MIN_PASSWORD or new != repeat:
-        error = "新密碼至少 8 個字元，兩次要一樣。 The new password needs 8+ characters, twice."
+        error = i18n.gettext(
+            "The new password needs at least %(count)d characters, typed the same twice."
+        ) % {"count": MIN_PASSWORD}
     elif new == current:
-        error = "新密碼要和舊的不同。 The new password must differ from the old one."
+        error = i18n.gettext("The new password must differ from the old one.")
     if error:
         return page(request, "password.html", user, login, sessions, status=422, error=error)
     user.password_hash = hash_password(new)

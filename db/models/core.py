@@ -175,6 +175,7 @@ class User(SQLModel, table=True):
     line_user_id: str | None = Field(default=None, max_length=64, unique=True)
     active: bool = True
     must_change_password: bool = False  # the first-start admin: set a password before anything
+    locale: str | None = Field(default=None, max_length=16)  # console language; None: the browser's
     created_at: datetime = _ts()
 
 

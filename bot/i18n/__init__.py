@@ -1,0 +1,79 @@
+"""Translations and brand-zone times for everything people read (issue 17).
+
+Texts are written in English in the code and templates and translated through gettext
+catalogues (`locales/<locale>/LC_MESSAGES/*.po`, read at load, no compiled files). The locale of
+the moment lives in a context variable: the web middleware sets it per request (the user's
+setting, then the browser, then the brand's default), `use_locale` sets it elsewhere (staff
+messages, reports, the CLI)."""
+
+from bot.i18n.catalog import (
+    N_,
+    gettext,
+    lazy_gettext,
+    lazy_pgettext,
+    ngettext,
+    npgettext,
+    pgettext,
+    translations,
+)
+from bot.i18n.labels import (
+    channel_label,
+    language_label,
+    role_label,
+    stage_help,
+    stage_label,
+    subtype_label,
+    type_label,
+)
+from bot.i18n.locale import (
+    DEFAULT_LOCALE,
+    LOCALES,
+    choose,
+    configure,
+    current_locale,
+    current_zone,
+    html_lang,
+    locale_name,
+    negotiate,
+    supported,
+    use_locale,
+)
+from bot.i18n.times import ago, clock, localdate, localtime, to_local, zone_label
+
+_ = gettext
+
+__all__ = [
+    "DEFAULT_LOCALE",
+    "LOCALES",
+    "N_",
+    "_",
+    "ago",
+    "channel_label",
+    "choose",
+    "clock",
+    "configure",
+    "current_locale",
+    "current_zone",
+    "gettext",
+    "html_lang",
+    "language_label",
+    "lazy_gettext",
+    "lazy_pgettext",
+    "localdate",
+    "locale_name",
+    "localtime",
+    "negotiate",
+    "ngettext",
+    "npgettext",
+    "pgettext",
+    "role_label",
+    "stage_help",
+    "stage_label",
+    "subtype_label",
+    "supported",
+    "to_local",
+    "translations",
+    "type_label",
+    "use_locale",
+    "zone_label",
+]
