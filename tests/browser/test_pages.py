@@ -17,6 +17,7 @@ import pytest
 from db.models import Draft, Message
 from tests.adapters.support import approve_in_console, console, rows
 from tests.browser.site import SHOTS, WIDTHS, emulate, log_in, seed
+from tests.browser.words import PAGE_TEXT, time_leaks, untranslated
 from tests.fakes.line_api import FakeLine
 from tests.fakes.live_app import LiveApp, platform_settings, wait_until
 from tests.playbooks.browser import Browser, require_chromium
@@ -37,6 +38,10 @@ PAGES = {  # name → path (filled with the seeded ids)
     "playbooks": "/console/playbooks",
     "chat": "/chat",
 }
+# Pages whose texts are translated (helper I's list, /work/notes/I-status.md) and whose times are
+# in the brand's zone: on these, a word of the other language or a UTC time fails the test.
+TRANSLATED: set[str] = set()
+LOCAL_TIMES: set[str] = set()
 NARROW = 44  # px: a table cell narrower than this breaks its words letter by letter
 
 OVERFLOW = """(() => {
@@ -109,6 +114,15 @@ def test_page_fits_the_screen(site, browser, page, width, language):
     assert layout["over"] <= pixels, f"{page} is {layout['over']} px wide: {layout['wide']}"
     squeezed = browser.js(SQUEEZED % NARROW)
     assert not squeezed, f"{page}: table cells squeezed below {NARROW} px: {squeezed}"
+    texts = browser.js(PAGE_TEXT)
+    if page in TRANSLATED:
+        lang = browser.js("document.documentElement.lang")
+        assert lang.startswith(language), f"{page}: <html lang={lang}> for a {language} browser"
+        wrong = untranslated(texts, language)
+        assert not wrong, f"{page} ({language}): untranslated: {wrong[:12]}"
+    if page in LOCAL_TIMES:
+        leaks = time_leaks(texts)
+        assert not leaks, f"{page}: times not in the brand's zone: {leaks[:6]}"
 
 
 def test_web_chat_says_received_at_once_and_shows_brand_zone_times(site, browser):
