@@ -90,3 +90,14 @@ def test_received_at_is_set_to_now_in_utc(engine):
     with Session(engine) as session:
         received = session.exec(select(Message)).one().received_at
     assert before - timedelta(seconds=1) <= received <= datetime.now(UTC) + timedelta(seconds=1)
+
+
+def test_the_migrations_form_one_line():
+    """Two helpers branching from the same revision leave two heads: `upgrade heads` hides it,
+    a later migration cannot follow both."""
+    from alembic.script import ScriptDirectory
+
+    from db.migrate import alembic_config
+
+    script = ScriptDirectory.from_config(alembic_config("sqlite://"))
+    assert len(script.get_heads()) == 1, script.get_heads()

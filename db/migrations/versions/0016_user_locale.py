@@ -1,7 +1,7 @@
 """i18n: each console user's language (None: follow the browser, then the brand default)
 
-Revision ID: 0015_user_locale
-Revises: 0014_security
+Revision ID: 0016_user_locale
+Revises: 0015_status_checks
 Create Date: 2026-12-06 17:50:00.000000
 """
 
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-revision: str = "0015_user_locale"
-down_revision: str | Sequence[str] | None = "0014_security"
+revision: str = "0016_user_locale"
+down_revision: str | Sequence[str] | None = "0015_status_checks"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
