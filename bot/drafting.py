@@ -31,6 +31,7 @@ from db.models import (
 from db.types import utcnow
 from nlp.types import Classification
 from playbooks.engine import MAX_CANDIDATES, DraftCandidate, DraftContext, Playbooks, reply_language
+from playbooks.policy import Policy
 
 
 def open_handoff(session: Session, conversation_id: int) -> Handoff | None:
@@ -72,9 +73,9 @@ def draft_message(
     ctx = replace(ctx, promised=bool(held or asks) and bool(pipeline.acknowledge))
 
     plan = playbooks.plan(ctx)
-    ticket = _ticket(session, playbooks, message, result) if plan.policy["opens_ticket"] else None
+    ticket = _ticket(session, playbooks, message, result) if plan.policy.opens_ticket else None
     proposal = None
-    if plan.policy["records_proposal"] or (result.suggestion and result.type != "troll"):
+    if plan.policy.records_proposal or (result.suggestion and result.type != "troll"):
         proposal = _proposal(session, playbooks, message)
     ctx = replace(
         ctx,
@@ -100,11 +101,11 @@ def draft_message(
         flags.append("crisis")
     if result.type == "troll" and contact is not None:
         flags += _repeat_troll(session, message, contact, plan.policy)
-    if plan.policy["escalates"]:
+    if plan.policy.escalates:
         add_notice(
             session,
             "escalation",
-            f"{plan.name} needs a {plan.policy['required_role']} now"
+            f"{plan.name} needs a {plan.policy.required_role} now"
             + (f" (ticket {ticket.number})" if ticket else ""),
             message,
         )
@@ -211,11 +212,11 @@ def _proposal(session, playbooks: Playbooks, message: Message) -> Proposal:
     return proposal
 
 
-def _repeat_troll(session, message: Message, contact: Contact, policy: dict) -> list[str]:
-    threshold = policy.get("repeat_flag_after") or 0
+def _repeat_troll(session, message: Message, contact: Contact, policy: Policy) -> list[str]:
+    threshold = policy.repeat_flag_after
     if not threshold:
         return []
-    since = message.received_at - timedelta(days=policy.get("repeat_window_days") or 30)
+    since = message.received_at - timedelta(days=policy.repeat_window_days or 30)
     count = session.exec(
         select(func.count(Message.id)).where(
             Message.contact_id == contact.id,
@@ -233,7 +234,7 @@ def _repeat_troll(session, message: Message, contact: Contact, policy: dict) -> 
             session,
             "repeat_troll",
             f"{who} on {contact.channel} has trolled {count} times in "
-            f"{policy.get('repeat_window_days') or 30} days: consider muting",
+            f"{policy.repeat_window_days or 30} days: consider muting",
             message,
         )
     return ["repeat_troll"]

@@ -14,23 +14,25 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from string import Formatter
+from typing import Any
 
+from db.enums import Role
 from nlp.types import COMMENTER_TYPES, COMPLAINT_SUBTYPES, STAGES, Classification
 from nlp.zh_chars import to_simplified
 from playbooks.brand import LANGUAGES, Brand, load_brand
 from playbooks.debris import asks_to_go_private, find_debris
 from playbooks.extract import MENTION_VARIABLES, Vocabulary, extract
 from playbooks.faq import Embed, Faq, FaqMatch, load_entries
+from playbooks.policy import ACTIONS, DEFAULT_POLICY, POLICY_KEYS, Policy
 from playbooks.render import check_segments, fill
 from playbooks.safety import mentions_safety
 from playbooks.yamlfile import Mapping, PlaybookError, Reader, Sequence, load
 
 log = logging.getLogger(__name__)
 DEFAULT_DIR = Path(__file__).parent / "default"
-ROLES = ("agent", "supervisor", "admin")
+ROLES = tuple(Role)
 SPECIAL_TYPES = ("suggestion", "handoff", "after_hours")
 PLAYBOOK_TYPES = COMMENTER_TYPES + SPECIAL_TYPES
-ACTIONS = ("hide", "mute", "private_message", "escalate")
 NOTIFY_SECTIONS = ("under_review", "adopted", "declined")
 MAX_CANDIDATES = 3
 VARIABLES = ("name", "brand", "hours", "reply_within", "faq_answer", "ticket", "proposal",
@@ -38,19 +40,6 @@ VARIABLES = ("name", "brand", "hours", "reply_within", "faq_answer", "ticket", "
 # values a reply may have to do without: templates must read well with each of them empty
 OPTIONAL = ("name", "brand", "ticket", "proposal", "hours", "reply_within", "next_open",
             *MENTION_VARIABLES)  # fmt: skip
-POLICY_DEFAULTS = {
-    "auto_send": False,
-    "human_required": True,
-    "required_role": "agent",
-    "escalates": False,
-    "first_response_minutes": 60,
-    "public_reply": True,
-    "opens_ticket": False,
-    "records_proposal": False,
-    "actions": [],
-    "repeat_flag_after": 0,
-    "repeat_window_days": 30,
-}
 __all__ = ["DraftCandidate", "DraftContext", "Playbook", "PlaybookError", "Playbooks", "Plan"]
 
 
@@ -59,7 +48,7 @@ class Section:
     name: str
     templates: dict[str, list[str]]  # language → templates (public comment or any chat)
     direct: dict[str, list[str]]  # language → templates for a one-to-one chat, if different
-    policy: dict
+    policy: dict[str, Any]  # what this section changes of its playbook's policy
     needs_faq: bool = False
     fallback: str | None = None
 
@@ -80,7 +69,7 @@ class Playbook:
     goal: dict[str, str]
     tone: list[str]
     avoid: list[str]
-    policy: dict
+    policy: dict[str, Any]  # what this playbook changes of the default policy
     sections: dict[str, Section]
     severe: dict  # {"sentiment_at_most": float|None, "mentions": [...], "policy": {...}}
     source: str
@@ -116,7 +105,7 @@ class Plan:
 
     playbook: Playbook
     section: Section
-    policy: dict
+    policy: Policy
     language: str
     faq: FaqMatch | None = None  # the confident match the reply is grounded in
     faq_suggestion: FaqMatch | None = None  # a closer-than-nothing match offered to reviewers
@@ -131,9 +120,9 @@ class Plan:
 class DraftCandidate:
     text: str
     playbook: str
-    required_role: str = "agent"
+    required_role: Role = Role.AGENT
     auto_send: bool = False
-    policy: dict = field(default_factory=dict)
+    policy: dict[str, Any] = field(default_factory=dict)  # the snapshot a draft keeps
 
 
 def reply_language(language: str | None) -> str:
@@ -239,13 +228,11 @@ class Playbooks:
         raise PlaybookError(book.source, None, f"no section fits {keys}")
 
     def _plan(self, book, section, ctx, language, faq=None, suggestion=None) -> Plan:
-        policy = {**POLICY_DEFAULTS, **book.policy, **section.policy}
         severe = _is_severe(book.severe, ctx)
-        if severe:
-            policy.update(book.severe.get("policy", {}))
+        layers = [book.policy, section.policy, book.severe.get("policy", {}) if severe else {}]
+        policy = Policy.merged(*layers)
         if ctx.classification.low_confidence or mentions_safety(ctx.text):
-            policy["human_required"] = True
-            policy["auto_send"] = False
+            policy = policy.but(human_required=True, auto_send=False)
         return Plan(book, section, policy, language, faq, None if faq else suggestion, severe)
 
     def special(self, kind: str, section: str, ctx: DraftContext) -> Plan:
@@ -272,14 +259,9 @@ class Playbooks:
     def render(self, plan: Plan, ctx: DraftContext, confident: bool = True) -> list[DraftCandidate]:
         values = self.values(plan.language, ctx, plan.faq)
         policy = plan.policy
-        auto = (
-            bool(policy["auto_send"])
-            and not policy["human_required"]
-            and not policy["escalates"]
-            and not ctx.classification.low_confidence
-        )
-        snapshot = {
-            **policy,
+        auto = policy.may_send_alone and not ctx.classification.low_confidence
+        snapshot: dict[str, Any] = {
+            **policy.as_dict(),
             "section": plan.section.name,
             "goal": plan.playbook.goal.get(ctx.stage, ""),
             "tone": plan.playbook.tone,
@@ -301,7 +283,7 @@ class Playbooks:
             DraftCandidate(
                 text=self.brand.voice(_fill(t, values), plan.language, values["brand"]),
                 playbook=plan.name,
-                required_role=policy["required_role"],
+                required_role=policy.required_role,
                 auto_send=auto,
                 policy=snapshot,
             )
@@ -448,10 +430,12 @@ def _allowed_sections(kind: str) -> set[str]:
     return names
 
 
-def _policy(r: Reader, node: Mapping, where: str) -> dict:
-    r.only(node, tuple(POLICY_DEFAULTS), where)
-    out: dict = {}
-    for key, default in POLICY_DEFAULTS.items():
+def _policy(r: Reader, node: Mapping, where: str) -> dict[str, Any]:
+    """The keys a policy block sets, checked (the layers `Policy.merged` lays over the
+    defaults)."""
+    r.only(node, POLICY_KEYS, where)
+    out: dict[str, Any] = {}
+    for key, default in DEFAULT_POLICY.as_dict().items():
         if key not in node:
             continue
         if isinstance(default, bool):
@@ -554,15 +538,15 @@ def _check_sections(r, kind, node, sections, policy) -> None:
     if "default" not in sections and kind not in ("handoff", "after_hours", "question"):
         raise r.fail(node, None, f"{kind} needs a 'default' section for anything unmatched")
     for name, section in sections.items():
-        merged = {**POLICY_DEFAULTS, **policy, **section.policy}
+        merged = Policy.merged(policy, section.policy)
         for lang_templates in (section.templates, section.direct):
             for templates in lang_templates.values():
                 for template in templates:
-                    if "{ticket}" in template and not merged["opens_ticket"]:
+                    if "{ticket}" in template and not merged.opens_ticket:
                         raise r.fail(node, name, f"sections.{name}: {{ticket}} needs "
                                      "policy.opens_ticket: true")  # fmt: skip
                     if "{proposal}" in template and not (
-                        merged["records_proposal"] or name in NOTIFY_SECTIONS
+                        merged.records_proposal or name in NOTIFY_SECTIONS
                     ):
                         raise r.fail(node, name, f"sections.{name}: {{proposal}} needs "
                                      "policy.records_proposal: true")  # fmt: skip
