@@ -18,6 +18,7 @@ from bot.i18n.catalog import (
 )
 from bot.i18n.labels import (
     channel_label,
+    flag_label,
     language_label,
     role_label,
     stage_help,
@@ -52,6 +53,7 @@ __all__ = [
     "choose",
     "clock",
     "configure",
+    "flag_label",
     "current_locale",
     "current_zone",
     "gettext",

@@ -68,7 +68,8 @@ def _known_elsewhere(locale: str, main: Path) -> set:
 
 
 def update(template: Catalog) -> dict[str, int]:
-    """Adds texts no catalogue of the locale has yet to its messages.po; returns counts added."""
+    """Adds texts no catalogue of the locale has yet to its messages.po and drops those no
+    longer used from it (other .po files are their owners' to tend); returns counts added."""
     added = {}
     for locale in LOCALES:
         if locale == SOURCE_LOCALE:  # the texts are written in it
@@ -78,6 +79,9 @@ def update(template: Catalog) -> dict[str, int]:
             catalog = read_po(source, locale=locale)
         elsewhere = _known_elsewhere(locale, path)
         count = 0
+        for message in list(catalog):  # messages.po holds only texts still in use
+            if message.id and template.get(message.id, message.context) is None:
+                catalog.delete(message.id, message.context)
         for message in template:
             key = (message.id, message.context)
             if message.id and key not in elsewhere and catalog.get(*key) is None:

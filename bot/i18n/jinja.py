@@ -17,7 +17,7 @@ def install(env: Environment) -> Environment:
         pgettext=catalog.pgettext,
         npgettext=catalog.npgettext,
     )
-    env.filters.update(
+    helpers = dict(
         localtime=times.localtime,
         localdate=times.localdate,
         clock=times.clock,
@@ -29,7 +29,10 @@ def install(env: Environment) -> Environment:
         language_label=labels.language_label,
         role_label=labels.role_label,
         channel_label=labels.channel_label,
+        flag_label=labels.flag_label,
     )
+    env.filters.update(helpers)  # {{ m.stage | stage_label }}
+    env.globals.update(helpers)  # or {{ stage_label(m.stage) }}
     env.globals.update(
         current_locale=locale.current_locale,
         html_lang=locale.html_lang,

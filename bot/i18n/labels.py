@@ -70,3 +70,12 @@ def channel_label(channel: str | None) -> str:
         "web": pgettext("channel", "Web chat"),
     }
     return labels.get(channel or "", channel or "")
+
+
+def flag_label(flag: str | None) -> str:
+    labels = {
+        "crisis": pgettext("flag", "crisis"),
+        "handoff": pgettext("flag", "wants a person"),
+        "repeat_troll": pgettext("flag", "repeat troll"),
+    }
+    return labels.get(flag or "", (flag or "").replace("_", " "))

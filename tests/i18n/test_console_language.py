@@ -78,3 +78,11 @@ def test_the_switcher_refuses_unknown_languages_and_foreign_return_addresses(app
 def test_the_switcher_needs_the_csrf_token(app):
     client = browser(app, ENGLISH, "mei")
     assert client.post("/console/language", data={"locale": "en"}).status_code == 403
+
+
+def test_the_queue_speaks_the_browsers_language(app):
+    chinese = browser(app, CHINESE, "mei").get("/console").text
+    assert "待審佇列" in chinese and "沒有待處理的訊息" in chinese and "篩選" in chinese
+    assert "Review queue" not in chinese and "Nothing waiting" not in chinese
+    english = browser(app, ENGLISH, "mei").get("/console").text
+    assert "Review queue" in english and "Nothing waiting" in english and "待審佇列" not in english
