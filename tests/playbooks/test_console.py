@@ -88,7 +88,7 @@ def test_an_item_shows_context_history_scores_candidates_and_its_deadline(
     page = login(app, "mei").get("/console").text
     assert "2 waiting" in page
     assert "可是這次寄來是壞的！" in page and "你們的果醬好好吃" in page  # context
-    assert "complaint · angry" in page and "<meter" in page  # scores
+    assert "Complaint · Angry" in page and "<meter" in page  # scores
     assert "complaint/angry" in page and "CS-0000" in page  # candidates with the ticket
     assert "target 20 min" in page and "due in" in page
     assert page.index("可是這次寄來是壞的") < page.index('data-message-id="1"')  # complaints first
