@@ -42,10 +42,8 @@ def make_engine(url: str, *, pool_size: int = 10, connect_timeout: int = 5) -> E
             hide_parameters=True,
         )
         event.listen(engine, "connect", _sqlite_pragmas)
-        on_disk = parsed.database and parsed.database != ":memory:"
-        WriterQueue(
-            engine, Path(f"{Path(parsed.database).expanduser()}.writer.lock") if on_disk else None
-        )
+        on_disk = parsed.database if parsed.database not in (None, "", ":memory:") else None
+        WriterQueue(engine, Path(f"{Path(on_disk).expanduser()}.writer.lock") if on_disk else None)
         return engine
     return create_engine(
         url,

@@ -51,6 +51,7 @@ class EnumText(TypeDecorator):
     def __init__(self, enum: type[StrEnum], length: int = 16) -> None:
         super().__init__(length)
         self.enum = enum
+        self.length = length
 
     def process_bind_param(self, value: Any, dialect: Any) -> str | None:
         return None if value is None else self.enum(value).value
@@ -59,4 +60,4 @@ class EnumText(TypeDecorator):
         return None if value is None else self.enum(value)
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.enum.__name__}, {self.impl.length})"
+        return f"{type(self).__name__}({self.enum.__name__}, {self.length})"

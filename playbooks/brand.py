@@ -103,7 +103,8 @@ def _by_language(r: Reader, data: Mapping, key: str) -> dict[str, str]:
     if not isinstance(value, Mapping):
         raise r.fail(data, key, f"brand.{key} must be a text or one text per language")
     r.only(value, LANGUAGES, f"brand.{key}")
-    return {lang: r.text(value, lang, f"brand.{key}") for lang in value}
+    texts = {lang: r.text(value, lang, f"brand.{key}") for lang in value}
+    return {lang: text for lang, text in texts.items() if text is not None}
 
 
 def _prefix(r: Reader, data: Mapping, key: str, default: str) -> str:

@@ -81,7 +81,8 @@ def load_entries(path: Path) -> list[FaqEntry]:
     items = data.get("entries") if isinstance(data, Mapping) else None
     if not isinstance(items, Sequence):
         raise r.fail(data, "entries", "the FAQ file needs an 'entries:' list")
-    entries, seen = [], {}
+    entries: list[FaqEntry] = []
+    seen: dict[str, int] = {}
     for index, item in enumerate(items):
         if not isinstance(item, Mapping):
             raise r.fail(items, index, "each FAQ entry is a mapping with id, question and answer")
@@ -189,7 +190,7 @@ class Faq:
         return np.asarray(self.embed(texts, prefix), dtype=np.float32)
 
     def _per_entry(self, scores: np.ndarray, rows: list[int]) -> np.ndarray:
-        best = np.full(len(self.entries), -1.0, dtype=np.float32)
+        best: np.ndarray = np.full(len(self.entries), -1.0, dtype=np.float32)
         np.maximum.at(best, np.asarray(rows), scores)
         return best
 
@@ -317,7 +318,8 @@ def encoder_embed(settings_like=None) -> Embed:
 
         return get_encoder(settings_like).embed(texts, prefix=prefix)
 
-    embed.model = configured_name(settings_like)  # whose classifications' vectors are reusable
+    # whose classifications' vectors are reusable: an attribute the FAQ index reads
+    embed.model = configured_name(settings_like)  # type: ignore[attr-defined]
     return embed
 
 

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 
 import yaml
 
@@ -108,6 +108,10 @@ class Reader:
             raise self.fail(node, key, f"{where}.{key} must be a mapping (key: value lines)")
         return value
 
+    @overload
+    def text(self, node: Mapping, key: str, where: str, required: Literal[True]) -> str: ...
+    @overload
+    def text(self, node: Mapping, key: str, where: str, required: bool = False) -> str | None: ...
     def text(self, node: Mapping, key: str, where: str, required: bool = False) -> str | None:
         value = node.get(key)
         if value is None:
@@ -135,6 +139,14 @@ class Reader:
             raise self.fail(node, key, f"{where}.{key} must be true or false, not {value!r}")
         return value
 
+    @overload
+    def number(
+        self, node: Mapping, key: str, where: str, default: float, low: float, high: float
+    ) -> float: ...
+    @overload
+    def number(
+        self, node: Mapping, key: str, where: str, default: None, low: float, high: float
+    ) -> float | None: ...
     def number(
         self, node: Mapping, key: str, where: str, default: float | None, low: float, high: float
     ) -> float | None:
@@ -149,8 +161,9 @@ class Reader:
             raise self.fail(node, key, f"{where}.{key} must be a number from {low} to {high}")
         return value
 
-    def choice(self, node: Mapping, key: str, where: str, options, default: str) -> str:
-        value = node.get(key, default)
+    def choice(self, node: Mapping, key: str, where: str, options, default: str | None) -> str:
+        """One of `options` (a missing key is `default`, itself refused when not an option)."""
+        value: Any = node.get(key, default)
         if value not in options:
             raise self.fail(
                 node, key, f"{where}.{key} must be one of {', '.join(options)}, not {value!r}"
