@@ -170,6 +170,8 @@ class LineChannel(Channel):
 
     def _add_known_names(self, events: list[InboundEvent]) -> None:
         for event in events:
+            if event.user_id is None:
+                continue
             name = self._profiles.get((event.chat_id, event.user_id), None)
             event.user_name = name or event.user_name
 

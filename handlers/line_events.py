@@ -139,7 +139,7 @@ def _source(event: Event) -> tuple[str, str, str | None]:
 
 
 def _unparsed(raw: dict, event_id: str) -> InboundEvent:
-    source = raw.get("source") if isinstance(raw.get("source"), dict) else {}
+    source: dict = raw["source"] if isinstance(raw.get("source"), dict) else {}
     chat_id = source.get("groupId") or source.get("roomId") or source.get("userId") or "unknown"
     return InboundEvent(
         channel="line",

@@ -145,6 +145,7 @@ def _staff_reply(message: Message, event_id: str, raw: dict, bot_id: str) -> lis
         or reply_to.from_user is None
         or str(reply_to.from_user.id) != bot_id
         or not message.text
+        or message.from_user is None  # nobody to hold to the decision
         or message.edit_date  # an edited reply is not a second decision
     ):
         return []
