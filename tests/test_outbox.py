@@ -9,24 +9,8 @@ from bot import review
 from bot.ingest import store_events
 from db.engine import session_scope
 from db.models import Draft, Message, User
-from handlers.base import Channel, InboundEvent, SendResult
-
-
-class FlakyChannel(Channel):
-    name = "web"
-
-    def __init__(self, results):
-        self.results = list(results)
-        self.sent = []
-
-    async def parse_request(self, body, headers):
-        return []
-
-    async def send(self, reply):
-        result = self.results.pop(0) if self.results else SendResult(True, "ok")
-        if result.ok:
-            self.sent.append(reply.text)
-        return result
+from handlers.base import InboundEvent, SendResult
+from tests.fakes.channel import FakeChannel
 
 
 def approve_all(services):
@@ -50,7 +34,9 @@ def put(services, *texts, user="u1"):
 
 
 def test_transient_failure_is_retried_then_sent_once(services):
-    channel = FlakyChannel([SendResult(False, error="503 from platform", retry_after=0.01)])
+    channel = FakeChannel(
+        results={"send": [SendResult(False, error="503 from platform", retry_after=0.01)]}
+    )
     services.outbox.channels["web"] = channel
     put(services, "question: a")
     approve_all(services)
@@ -65,12 +51,12 @@ def test_transient_failure_is_retried_then_sent_once(services):
         draft = session.exec(select(Draft).where(Draft.status != "superseded")).one()
         out = session.exec(select(Message).where(Message.direction == "out")).all()
     assert draft.status == "sent" and draft.send_attempts == 2
-    assert channel.sent == ["reply to 1"] and len(out) == 1
+    assert channel.texts == ["reply to 1"] and len(out) == 1
 
 
 def test_permanent_failure_marks_the_draft_failed_with_the_reason(services):
-    services.outbox.channels["web"] = FlakyChannel(
-        [SendResult(False, error="quota exhausted", permanent=True)]
+    services.outbox.channels["web"] = FakeChannel(
+        results={"send": [SendResult(False, error="quota exhausted", permanent=True)]}
     )
     put(services, "question: a")
     approve_all(services)
@@ -85,11 +71,13 @@ def test_a_draft_that_got_no_answer_fails_flagged_as_maybe_sent(services):
     """A timeout may have delivered the reply; after the last attempt a definite refusal
     must not erase that doubt."""
     services.outbox.max_attempts = 2
-    services.outbox.channels["web"] = FlakyChannel(
-        [
-            SendResult(False, error="timed out", unknown=True, retry_after=0.01),
-            SendResult(False, error="429 slow down", retry_after=0.01),
-        ]
+    services.outbox.channels["web"] = FakeChannel(
+        results={
+            "send": [
+                SendResult(False, error="timed out", unknown=True, retry_after=0.01),
+                SendResult(False, error="429 slow down", retry_after=0.01),
+            ]
+        }
     )
     put(services, "question: a")
     approve_all(services)
@@ -102,13 +90,13 @@ def test_a_draft_that_got_no_answer_fails_flagged_as_maybe_sent(services):
 
 
 def test_replies_in_one_conversation_go_out_in_order(services):
-    channel = FlakyChannel([])
+    channel = FakeChannel()
     services.outbox.channels["web"] = channel
     put(services, "question: one", "question: two", "question: three")
     approve_all(services)
     for _ in range(5):
         asyncio.run(services.outbox.send_due())
-    assert channel.sent == ["reply to 1", "reply to 2", "reply to 3"]
+    assert channel.texts == ["reply to 1", "reply to 2", "reply to 3"]
 
 
 def test_an_unconfigured_channel_fails_the_draft_clearly(services):

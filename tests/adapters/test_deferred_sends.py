@@ -9,29 +9,13 @@ from bot import review
 from bot.ingest import store_events
 from db.engine import session_scope
 from db.models import Draft, User
-from handlers.base import Channel, InboundEvent, SendResult
-
-
-class DeferringChannel(Channel):
-    name = "web"
-
-    def __init__(self, deferrals: int):
-        self.deferrals = deferrals
-        self.sent = []
-
-    async def parse_request(self, body, headers):
-        return []
-
-    async def send(self, reply):
-        if self.deferrals:
-            self.deferrals -= 1
-            return SendResult(False, error="flood", retry_after=0.001, deferred=True)
-        self.sent.append(reply.text)
-        return SendResult(True, "1")
+from handlers.base import InboundEvent, SendResult
+from tests.fakes.channel import FakeChannel
 
 
 def test_deferrals_do_not_use_up_attempts(services):
-    channel = DeferringChannel(deferrals=12)  # more than max_attempts
+    flood = SendResult(False, error="flood", retry_after=0.001, deferred=True)
+    channel = FakeChannel(results={"send": [flood] * 12})  # more deferrals than max_attempts
     services.outbox.channels["web"] = channel
     store_events(
         services.engine,

@@ -14,48 +14,10 @@ from bot.staff_review import StaffReview
 from db.engine import session_scope
 from db.models import AuditLog, Draft, StaffCard, StaffEditRequest, User
 from db.types import utcnow
-from handlers.base import Channel, InboundEvent, SendResult
+from handlers.base import InboundEvent, SendResult
+from tests.fakes.channel import FakeChannel
 
 STAFF_CHAT = "-1001"
-
-
-class RecordingChannel(Channel):
-    """Stands in for Telegram: records pushes, prompts and edits; results can be scripted."""
-
-    name = "telegram"
-
-    def __init__(self, results=()):
-        self.results = list(results)
-        self.pushed, self.asked, self.edited = [], [], []
-        self._ids = iter(range(500, 10_000))
-
-    async def parse_request(self, body, headers):
-        return []
-
-    async def send(self, reply):
-        return SendResult(True)
-
-    def _result(self):
-        result = self.results.pop(0) if self.results else SendResult(True)
-        if result.ok and result.platform_message_id is None:
-            result = SendResult(True, platform_message_id=str(next(self._ids)))
-        return result
-
-    async def push(self, recipient, text, actions=None):
-        result = self._result()
-        if result.ok:
-            self.pushed.append((recipient, text, [a.data for a in actions or []]))
-        return result
-
-    async def ask(self, chat_id, text, reply_to=None):
-        result = self._result()
-        if result.ok:
-            self.asked.append((chat_id, text, reply_to))
-        return result
-
-    async def edit(self, chat_id, platform_message_id, text):
-        self.edited.append((chat_id, platform_message_id, text))
-        return SendResult(True)
 
 
 def pending_message(services, text="question: 有外送嗎？", event_id="e1"):
@@ -67,7 +29,7 @@ def pending_message(services, text="question: 有外送嗎？", event_id="e1"):
 
 
 def staff(services, channel=None) -> StaffReview:
-    return StaffReview(services.engine, channel or RecordingChannel(), STAFF_CHAT)
+    return StaffReview(services.engine, channel or FakeChannel("telegram"), STAFF_CHAT)
 
 
 def add_staff(services, name="mei", telegram_id="555", role="agent") -> User:
@@ -92,7 +54,8 @@ def test_each_pending_message_gets_one_card_with_its_buttons(services):
     job = staff(services)
     assert asyncio.run(job.run_once()) == 1
     assert asyncio.run(job.run_once()) == 0
-    [(chat, text, data)] = job.channel.pushed
+    [(chat, text, _)] = job.channel.pushed
+    data = job.channel.pushed[0].data
     draft = top(services)
     assert chat == STAFF_CHAT and draft.text in text and "有外送嗎" in text
     assert data == [f"draft:a:{draft.id}", f"draft:e:{draft.id}", f"draft:r:{draft.id}"]
@@ -123,7 +86,12 @@ def test_a_card_claimed_by_another_worker_is_left_alone_until_its_lease_expires(
 
 def test_a_deferred_card_waits_for_the_flood_limit_without_using_an_attempt(services):
     pending_message(services)
-    job = staff(services, RecordingChannel([SendResult(False, retry_after=30, deferred=True)]))
+    job = staff(
+        services,
+        FakeChannel(
+            "telegram", results={"push": [SendResult(False, retry_after=30, deferred=True)]}
+        ),
+    )
     assert asyncio.run(job.run_once()) == 0
     with Session(services.engine) as session:
         card = session.exec(select(StaffCard)).one()
@@ -132,7 +100,12 @@ def test_a_deferred_card_waits_for_the_flood_limit_without_using_an_attempt(serv
 
 def test_a_card_that_keeps_failing_gives_up_with_the_reason(services):
     pending_message(services)
-    job = staff(services, RecordingChannel([SendResult(False, error="Forbidden", permanent=True)]))
+    job = staff(
+        services,
+        FakeChannel(
+            "telegram", results={"push": [SendResult(False, error="Forbidden", permanent=True)]}
+        ),
+    )
     asyncio.run(job.run_once())
     with session_scope(services.engine) as session:
         card = session.exec(select(StaffCard)).one()
@@ -183,7 +156,7 @@ def test_edit_prompts_once_and_only_the_requesters_reply_counts(services):
     asyncio.run(job.run_once())
     asyncio.run(job.run_once())
     [(chat, text, reply_to)] = job.channel.asked
-    assert chat == STAFF_CHAT and "mei" in text and reply_to == "500"
+    assert chat == STAFF_CHAT and "mei" in text and reply_to == "telegram-1"  # the card
     with Session(services.engine) as session:
         prompt = session.exec(select(StaffEditRequest)).one().prompt_message_id
     assert "belongs to mei" in press(services, f"reply:{prompt}", "556", text="ken's text")
@@ -204,7 +177,7 @@ def test_a_card_is_closed_when_its_draft_is_decided_in_the_console(services):
         review.reject(session, top(services).id, boss, reason="off topic")
     asyncio.run(job.run_once())
     [(chat, message_id, text)] = job.channel.edited
-    assert message_id == "500" and text.endswith("❌ Rejected by boss: off topic")
+    assert message_id == "telegram-1" and text.endswith("❌ Rejected by boss: off topic")
     asyncio.run(job.run_once())
     assert len(job.channel.edited) == 1
 
@@ -234,7 +207,8 @@ def test_a_message_whose_drafts_were_all_rejected_gets_a_card_to_write_the_reply
     asyncio.run(job.run_once())  # the old card says so; a new one waits for the reply
     asyncio.run(job.run_once())
     assert job.channel.edited and "Rejected by mei" in job.channel.edited[0][2]
-    (_, text, data) = job.channel.pushed[-1]
+    (_, text, _) = job.channel.pushed[-1]
+    data = job.channel.pushed[-1].data
     assert len(job.channel.pushed) == 2 and "press Edit to write the reply" in text
     slot = data[1].rsplit(":", 1)[1]
     assert press(services, f"draft:e:{slot}").startswith("✏️")

@@ -1,11 +1,10 @@
-"""Test doubles and helpers for the calendar: a channel that records what it is asked to
-publish, approved posts, their runs, and a scheduler run around a scenario."""
+"""Helpers for the calendar tests: approved posts, their runs, and a scheduler run around a
+scenario (the channel is tests/fakes/channel.py's FakeChannel)."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping
 from datetime import timedelta
 
 from sqlmodel import Session, select
@@ -14,49 +13,6 @@ from bot import publish
 from bot.posts import approve_post, create_post
 from db.engine import session_scope
 from db.models import Post, PostRun
-from handlers.base import Channel, InboundEvent, OutboundReply, SendResult
-
-
-class PublishingChannel(Channel):
-    """Answers publish() from a script of results (default: success), recording each call."""
-
-    def __init__(self, name: str = "telegram", results: list[SendResult] | None = None):
-        self.name = name
-        self.results = list(results or [])
-        self.published: list[tuple[str, str, str | None]] = []
-        self.keys: list[str | None] = []
-        self.pushed: list[tuple[str, str]] = []
-
-    async def parse_request(self, body: bytes, headers: Mapping[str, str]) -> list[InboundEvent]:
-        return []
-
-    async def send(self, reply: OutboundReply) -> SendResult:
-        return SendResult(True)
-
-    async def publish(
-        self, target: str, text: str, image_url: str | None = None, key: str | None = None
-    ) -> SendResult:
-        self.published.append((target, text, image_url))
-        self.keys.append(key)
-        if self.results:
-            return self.results.pop(0)
-        return SendResult(True, platform_message_id=f"m{len(self.published)}")
-
-    async def push(self, recipient: str, text: str, actions=None) -> SendResult:
-        self.pushed.append((recipient, text))
-        return SendResult(True)
-
-
-class MuteChannel(Channel):
-    """A channel that keeps Channel's default publish: it cannot publish."""
-
-    name = "line"
-
-    async def parse_request(self, body: bytes, headers: Mapping[str, str]) -> list[InboundEvent]:
-        return []
-
-    async def send(self, reply: OutboundReply) -> SendResult:
-        return SendResult(True)
 
 
 def approved_post(services, staff, when, **kw) -> Post:

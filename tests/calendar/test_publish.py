@@ -17,19 +17,22 @@ from db.models import Message, PostRun
 from db.types import utcnow
 from handlers.base import SendResult
 from tests.calendar.support import (
-    MuteChannel,
-    PublishingChannel,
     approved_post,
     reload,
     run_scheduler,
     runs,
     until,
 )
+from tests.fakes.channel import FakeChannel
+
+
+def published(channel: FakeChannel) -> list[tuple[str, str, str | None]]:
+    return [(p.target, p.text, p.image_url) for p in channel.published]
 
 
 @pytest.fixture
 def channel(services):
-    channel = PublishingChannel("telegram")
+    channel = FakeChannel("telegram")
     services.channels["telegram"] = channel
     return channel
 
@@ -44,13 +47,13 @@ def test_an_approved_post_goes_out_at_its_time_through_the_channel(services, cha
 
     run_scheduler(services, scenario)
     image_url = f"{services.settings.base_url}/media/a1.png"
-    assert channel.published == [("-1001234567890", "週末市集見！", image_url)]
+    assert published(channel) == [("-1001234567890", "週末市集見！", image_url)]
     [run] = runs(services.engine)
-    assert run.status == "sent" and run.platform_message_id == "m1"
+    assert run.status == "sent" and run.platform_message_id == "telegram-1"
     assert reload(services.engine, post).status == "sent"
     with Session(services.engine) as session:  # kept in the chat, so replies thread to it
         sent = session.get(Message, run.message_id)
-    assert (sent.direction, sent.kind, sent.platform_message_id) == ("out", "post", "m1")
+    assert (sent.direction, sent.kind, sent.platform_message_id) == ("out", "post", "telegram-1")
 
 
 def test_a_post_due_while_replyline_was_down_goes_out_on_recovery_within_grace(
@@ -72,7 +75,7 @@ def test_a_post_due_while_replyline_was_down_goes_out_on_recovery_within_grace(
         await until(lambda: all(r.status != "sending" for r in runs(services.engine)))
 
     run_scheduler(services, recovered)
-    assert channel.published == [("-1001234567890", "週末市集見！", None)]
+    assert published(channel) == [("-1001234567890", "週末市集見！", None)]
     outcome = {r.post_id: (r.status, r.scheduled_for) for r in runs(services.engine)}
     assert outcome[late.id] == ("sent", late.scheduled_at)
     assert outcome[too_late.id] == ("missed", too_late.scheduled_at)
@@ -96,23 +99,25 @@ def test_an_occurrence_goes_out_once_even_if_two_leaders_overlap(services, chann
 def test_a_transient_failure_is_retried_and_a_permanent_one_fails_the_post(
     services, channel, staff
 ):
-    channel.results = [
+    channel.script(
+        "publish",
         SendResult(False, error="429 Too Many Requests", retry_after=0.01),
         SendResult(True, platform_message_id="ok-2"),
         SendResult(False, error="chat not found", permanent=True),
-    ]
+    )
     first = approved_post(services, staff, utcnow() - timedelta(seconds=5))
     second = approved_post(services, staff, utcnow() - timedelta(seconds=5), text="第二篇")
     sent = asyncio.run(publish.publish(services, first.id))
     failed = asyncio.run(publish.publish(services, second.id))
     assert (sent.status, sent.attempts, sent.platform_message_id) == ("sent", 2, "ok-2")
-    assert channel.keys[0] == channel.keys[1] != channel.keys[2]  # one key per occurrence
+    keys = [call.args["key"] for call in channel.calls if call.method == "publish"]
+    assert keys[0] == keys[1] != keys[2]  # one key per occurrence
     assert (failed.status, failed.attempts, failed.error) == ("failed", 1, "chat not found")
     assert reload(services.engine, second).status == "failed"
 
 
 def test_a_channel_that_cannot_publish_fails_the_post_with_the_reason(services, staff):
-    services.channels["line"] = MuteChannel()
+    services.channels["line"] = FakeChannel("line", can_publish=False)
     post = approved_post(services, staff, utcnow() - timedelta(seconds=5), target="line:broadcast")
     run = asyncio.run(publish.publish(services, post.id))
     assert run.status == "failed" and run.error == "line cannot publish posts"

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from bot.crisis.signals import Observation
-from handlers.base import Action, Channel, InboundEvent, OutboundReply, SendResult
 
 MONDAY = datetime(2026, 11, 2, 0, 0, tzinfo=UTC)  # Monday 08:00 in Taipei
 
@@ -68,22 +66,3 @@ def obs(
         text=text,
         vector=vector,
     )
-
-
-class RecordingChannel(Channel):
-    """A platform that accepts every push and remembers it (the adapters' own tests check the
-    real Telegram and LINE APIs against fake servers)."""
-
-    def __init__(self, name: str):
-        self.name = name
-        self.pushed: list[tuple[str, str, list[Action] | None]] = []
-
-    async def parse_request(self, body: bytes, headers: Mapping[str, str]) -> list[InboundEvent]:
-        return []
-
-    async def send(self, reply: OutboundReply) -> SendResult:
-        return SendResult(True)
-
-    async def push(self, recipient, text, actions=None) -> SendResult:
-        self.pushed.append((recipient, text, actions))
-        return SendResult(True, platform_message_id=str(len(self.pushed)))

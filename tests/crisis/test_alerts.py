@@ -22,7 +22,7 @@ from bot.services import Services
 from db.engine import session_scope
 from db.models import Incident, IncidentAlert, User
 from db.types import utcnow
-from tests.crisis.conftest import RecordingChannel
+from tests.fakes.channel import FakeChannel
 
 SUPERVISORS = "1:telegram:111, 1:line:Uaaa, 2:telegram:-100222"
 
@@ -81,16 +81,16 @@ def open_incident(services) -> int:
 
 
 def with_channels(services):
-    services.channels["telegram"] = RecordingChannel("telegram")
-    services.channels["line"] = RecordingChannel("line")
+    services.channels["telegram"] = FakeChannel("telegram")
+    services.channels["line"] = FakeChannel("line")
     return services
 
 
 def pushes(services) -> list[tuple[str, str, list]]:
     return [
-        (f"{name}:{to}", text, acts)
+        (f"{name}:{push.recipient}", push.text, push.actions)
         for name in ("telegram", "line")
-        for to, text, acts in services.channels[name].pushed
+        for push in services.channels[name].pushed
     ]
 
 

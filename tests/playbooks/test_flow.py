@@ -31,31 +31,13 @@ from db.models import (
     Ticket,
     User,
 )
-from handlers.base import Channel, InboundEvent, SendResult
+from handlers.base import InboundEvent
+from tests.fakes.channel import FakeChannel
 from tests.playbooks.support import LabelClassifier
 
 TPE = ZoneInfo("Asia/Taipei")
 MONDAY_EVENING = datetime(2026, 11, 23, 20, 0, tzinfo=TPE)
 BRAND_WITH_HOURS = "hours:\n  mon-fri: '09:00-18:00'\nholidays:\n  - 2026-11-25\n"
-
-
-class StaffChat(Channel):
-    """Where staff notices are pushed in these tests."""
-
-    name = "staff"
-
-    def __init__(self):
-        self.pushed: list[tuple[str, str]] = []
-
-    async def parse_request(self, body, headers):
-        return []
-
-    async def send(self, reply):
-        return SendResult(True)
-
-    async def push(self, recipient, text, actions=None):
-        self.pushed.append((recipient, text))
-        return SendResult(True)
 
 
 @pytest.fixture
@@ -131,7 +113,7 @@ def staff(services, name="mei", role="agent") -> User:
 
 def test_a_handoff_holds_everything_automatic_until_staff_release_it(make_services):
     services = make_services(auto_send=True, staff_notify="staff:team")
-    chat = StaffChat()
+    chat = FakeChannel("staff")  # where staff notices are pushed
     services.channels["staff"] = chat
     first = say(services, "question: 我要找真人客服")
     sent = sent_texts(services)
@@ -139,7 +121,8 @@ def test_a_handoff_holds_everything_automatic_until_staff_release_it(make_servic
     with Session(services.engine) as session:
         assert session.exec(select(Handoff)).one().released_at is None
         assert session.exec(select(StaffNotice)).one().kind == "handoff"
-    assert chat.pushed and chat.pushed[0][0] == "team" and "asked for a person" in chat.pushed[0][1]
+    assert chat.pushed and chat.pushed[0].recipient == "team"
+    assert "asked for a person" in chat.pushed[0].text
     assert all(d.status == "pending" for d in drafts_of(services, first) if not d.auto)
 
     answerable = say(services, "question: 請問可以刷卡嗎？")  # the FAQ knows, auto_send is on...

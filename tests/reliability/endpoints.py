@@ -14,9 +14,10 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from handlers.base import Channel, InboundEvent, RequestRejected, SendResult
+from handlers.base import InboundEvent, RequestRejected
 from tests.fakes import line_webhooks as lw
 from tests.fakes import telegram_updates as tu
+from tests.fakes.channel import FakeChannel
 
 ABSENT = object()  # a field left out of the body altogether
 
@@ -33,43 +34,41 @@ class Endpoint:
     settings: dict[str, Any] = field(default_factory=dict)
 
 
-class ProbeChannel(Channel):
-    """A deliberately thin adapter on the generic /webhooks/{name} route: it checks types as a
-    careful adapter would and forwards every string as it came (any length, any character), so
-    the tests reach what the shared webhook code and the store do with whatever an adapter
-    hands them. Its parsing indexes required keys directly, as adapters tend to."""
-
-    name = "probe"
-
-    async def parse_request(self, body: bytes, headers: Mapping[str, str]) -> list[InboundEvent]:
-        payload = json.loads(body)
-        events = []
-        for item in payload["events"]:
-            if not isinstance(item, dict):
-                raise RequestRejected(422, "an event must be an object")
-            fields = {k: item.get(k) for k in ("user", "text", "name", "title", "kind")}
-            fields.update(id=item["id"], chat=item["chat"])
-            if not all(v is None or isinstance(v, str) for v in fields.values()):
-                raise RequestRejected(422, "fields must be strings")
-            if fields["id"] is None or fields["chat"] is None:
-                raise RequestRejected(422, "id and chat are required")
-            events.append(
-                InboundEvent(
-                    channel=self.name,
-                    event_id=fields["id"],
-                    chat_id=fields["chat"],
-                    user_id=fields["user"],
-                    text=fields["text"],
-                    user_name=fields["name"],
-                    chat_title=fields["title"],
-                    kind=fields["kind"] or "message",
-                    raw=item,
-                )
+def probe_events(body: bytes, headers: Mapping[str, str]) -> list[InboundEvent]:
+    """A deliberately thin adapter's parsing, for the generic /webhooks/{name} route
+    (`probe_channel`): it checks types as a careful adapter would and forwards every string as
+    it came (any length, any character), so the tests reach what the shared webhook code and
+    the store do with whatever an adapter hands them. It indexes required keys directly, as
+    adapters tend to."""
+    payload = json.loads(body)
+    events = []
+    for item in payload["events"]:
+        if not isinstance(item, dict):
+            raise RequestRejected(422, "an event must be an object")
+        fields = {k: item.get(k) for k in ("user", "text", "name", "title", "kind")}
+        fields.update(id=item["id"], chat=item["chat"])
+        if not all(v is None or isinstance(v, str) for v in fields.values()):
+            raise RequestRejected(422, "fields must be strings")
+        if fields["id"] is None or fields["chat"] is None:
+            raise RequestRejected(422, "id and chat are required")
+        events.append(
+            InboundEvent(
+                channel="probe",
+                event_id=fields["id"],
+                chat_id=fields["chat"],
+                user_id=fields["user"],
+                text=fields["text"],
+                user_name=fields["name"],
+                chat_title=fields["title"],
+                kind=fields["kind"] or "message",
+                raw=item,
             )
-        return events
+        )
+    return events
 
-    async def send(self, reply):
-        return SendResult(True)
+
+def probe_channel() -> FakeChannel:
+    return FakeChannel("probe", parse=probe_events)
 
 
 def web_shape(items: list[dict[str, Any]]) -> Any:

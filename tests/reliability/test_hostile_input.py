@@ -16,7 +16,7 @@ from bot import ingest
 from bot.app import create_app
 from bot.services import Services
 from db.models import Contact, Conversation, Message
-from tests.reliability.endpoints import ABSENT, ENDPOINTS, Endpoint, ProbeChannel
+from tests.reliability.endpoints import ABSENT, ENDPOINTS, Endpoint, probe_channel
 
 EXAMPLES = {"sqlite": 150, "postgresql": 40}
 
@@ -123,7 +123,7 @@ def target(request, settings, classifier):
     endpoint: Endpoint = request.param
     app_settings = settings.model_copy(update={"worker_enabled": False, **endpoint.settings})
     services = Services.build(app_settings, classifier=lambda: classifier)
-    services.channels["probe"] = ProbeChannel()
+    services.channels["probe"] = probe_channel()
     app = create_app(app_settings, services)
     with TestClient(app) as client:
         if endpoint.needs_visitor:

@@ -20,7 +20,7 @@ from bot.security import hash_password
 from bot.services import Services
 from db.engine import session_scope
 from db.models import AuditLog, Draft, User
-from handlers.base import Channel
+from tests.fakes.channel import FakeChannel
 
 BOT_TOKEN = "7312945601:AAHk3v9QpZrT5xLmN2bWcYd8EfGhJkL0pQs"
 CHANNEL_SECRET = "8c1f0e7d6b5a49382716f5e4d3c2b1a0"
@@ -41,19 +41,17 @@ class PlatformSettings(Settings):
     telegram_webhook_secret: SecretStr | None = None
 
 
-class LeakyChannel(Channel):
+def leaky_channel() -> FakeChannel:
     """A platform client whose errors quote the request, token in the URL included."""
 
-    name = "web"
-
-    async def parse_request(self, body, headers):
-        return []
-
-    async def send(self, reply):
-        raise RuntimeError(
+    def error(args) -> RuntimeError:
+        reply = args["reply"]
+        return RuntimeError(
             f"POST https://api.telegram.org/bot{BOT_TOKEN}/sendMessage failed: "
             f"chat={reply.chat_id} text={reply.text!r} Authorization: Bearer {ACCESS_TOKEN}"
         )
+
+    return FakeChannel(always={"send": error})
 
 
 @pytest.mark.parametrize(
@@ -121,7 +119,7 @@ def test_a_full_scenario_logs_no_secret_and_no_personal_data(captured, database_
         _env_file=None,
     )
     services = Services.build(settings, classifier=lambda: classifier)
-    services.outbox.channels = {**services.channels, "web": LeakyChannel()}
+    services.outbox.channels = {**services.channels, "web": leaky_channel()}
     services.outbox.max_attempts = 1
     with session_scope(services.engine) as session:
         session.add(User(username="mei", password_hash=hash_password(PASSWORD), role="admin"))

@@ -14,6 +14,8 @@ from bot.app import create_app
 from bot.services import Services
 from db.engine import session_scope
 from db.models import Draft, User
+from handlers.base import SendResult
+from tests.fakes.channel import FakeChannel
 
 
 def scrape(client, **kw) -> dict[tuple, float]:
@@ -114,16 +116,9 @@ def test_incidents_are_counted_by_status(make_app):
 
 
 def test_send_failures_are_counted_by_channel_and_kind(make_app):
-    from handlers.base import Channel, SendResult
-
-    class Refusing(Channel):
-        name = "web"
-
-        async def parse_request(self, body, headers):
-            return []
-
-        async def send(self, reply):
-            return SendResult(False, error="403 blocked by user", permanent=True)
+    refusing = FakeChannel(
+        always={"send": SendResult(False, error="403 blocked by user", permanent=True)}
+    )
 
     app, services = make_app()
     with TestClient(app) as client:
@@ -136,7 +131,7 @@ def test_send_failures_are_counted_by_channel_and_kind(make_app):
             session.flush()
             review.approve(session, session.exec(select(Draft)).first().id, user)
         before = scrape(client)
-        services.outbox.channels = {"web": Refusing()}
+        services.outbox.channels = {"web": refusing}
         asyncio.run(services.outbox.send_due())
         after = scrape(client)
     name = "replyline_send_failures_total"

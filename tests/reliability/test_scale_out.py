@@ -20,7 +20,8 @@ from bot.outbox import READY
 from bot.services import Services
 from db.engine import make_engine, session_scope
 from db.models import Contact, Draft, Message, User
-from handlers.base import Channel, InboundEvent, SendResult
+from handlers.base import InboundEvent, SendResult
+from tests.fakes.channel import FakeChannel
 from tests.support import ScriptedClassifier, fresh_postgres_database, postgres_available
 
 TYPES = ("question", "complaint", "advocate", "troll", "other")
@@ -198,37 +199,21 @@ def test_two_pipelines_on_one_postgres_process_each_message_once_in_order(postgr
     two.engine.dispose()
 
 
-class RecordingChannel(Channel):
-    """A platform that checks what a real one would notice: two sends into one chat at the
-    same time, and the same idempotency key delivered twice. Fails now and then."""
+def platform(failure_rate: float = 0.0) -> FakeChannel:
+    """A platform that takes a few milliseconds per send, so the tests see what a real one
+    would notice (two sends into one chat at the same time, `overlaps`; the same idempotency
+    key delivered twice); fails now and then."""
 
-    name = "web"
+    def answer(args) -> SendResult | None:
+        if random.random() < failure_rate:
+            return SendResult(False, error="503 from platform", retry_after=0.001)
+        return None
 
-    def __init__(self, failure_rate=0.0):
-        self.failure_rate = failure_rate
-        self.lock = threading.Lock()
-        self.delivered: list[tuple[str, int, str]] = []
-        self.in_flight: set[str] = set()
-        self.overlaps = 0
+    return FakeChannel(latency=lambda: random.uniform(0, 0.004), always={"send": answer})
 
-    async def parse_request(self, body, headers):
-        return []
 
-    async def send(self, reply):
-        with self.lock:
-            if reply.chat_id in self.in_flight:
-                self.overlaps += 1
-            self.in_flight.add(reply.chat_id)
-        try:
-            await asyncio.sleep(random.uniform(0, 0.004))
-            if random.random() < self.failure_rate:
-                return SendResult(False, error="503 from platform", retry_after=0.001)
-            with self.lock:
-                self.delivered.append((reply.chat_id, reply.draft_id, reply.idempotency_key))
-            return SendResult(True, platform_message_id=f"p{reply.draft_id}")
-        finally:
-            with self.lock:
-                self.in_flight.discard(reply.chat_id)
+def delivered(channel: FakeChannel) -> list[tuple[str, int, str]]:
+    return [(reply.chat_id, reply.draft_id, reply.idempotency_key) for reply in channel.sent]
 
 
 def approve_first_candidates(services) -> list[Draft]:
@@ -252,7 +237,7 @@ def test_two_outboxes_on_one_postgres_send_each_reply_once_in_order(postgres_url
     store_events(one.engine, conversation_traffic(conversations=8, per_conversation=8))
     asyncio.run(one.worker.run_until_idle())
     approved = approve_first_candidates(one)
-    channel = RecordingChannel(failure_rate=0.2)
+    channel = platform(failure_rate=0.2)
     one.outbox.channels["web"] = two.outbox.channels["web"] = channel
 
     def work(services):
@@ -277,18 +262,18 @@ def test_two_outboxes_on_one_postgres_send_each_reply_once_in_order(postgres_url
     with Session(one.engine) as session:
         drafts = {d.id: d for d in session.exec(select(Draft).where(Draft.rank == 0)).all()}
         replies = session.exec(select(Message).where(Message.direction == "out")).all()
-    delivered = Counter(draft_id for _, draft_id, _ in channel.delivered)
-    assert set(delivered) == {d.id for d in approved}
-    assert set(delivered.values()) == {1}, "a reply was delivered twice"
-    assert {drafts[i].status for i in delivered} == {"sent"}
+    sends = Counter(draft_id for _, draft_id, _ in delivered(channel))
+    assert set(sends) == {d.id for d in approved}
+    assert set(sends.values()) == {1}, "a reply was delivered twice"
+    assert {drafts[i].status for i in sends} == {"sent"}
     assert len(replies) == len(approved)
     assert channel.overlaps == 0, "two replies went into one chat at the same time"
     per_chat = defaultdict(list)
-    for chat, draft_id, _ in channel.delivered:
+    for chat, draft_id, _ in delivered(channel):
         per_chat[chat].append(draft_id)
     for chat, ids in per_chat.items():
         assert ids == sorted(ids, key=lambda i: (drafts[i].approved_at, i)), chat
-    keys = [key for _, _, key in channel.delivered]
+    keys = [key for _, _, key in delivered(channel)]
     assert len(set(keys)) == len(keys)
     one.engine.dispose()
     two.engine.dispose()
@@ -307,7 +292,7 @@ def test_a_send_whose_process_died_is_retried_after_its_lease_with_the_same_key(
     # Built first: building it can outlast the short lease on a busy machine.
     other = Services.build(services.settings, classifier=lambda: None).outbox
     other.lease_seconds = services.outbox.lease_seconds = 0.3
-    other.channels["web"] = channel = RecordingChannel()
+    other.channels["web"] = channel = platform()
     # A process claims the first reply, then dies before the platform answers.
     claimed = services.outbox.claim(services.outbox.due())
     assert [d.id for d, _ in claimed] == [first.id]
@@ -315,8 +300,8 @@ def test_a_send_whose_process_died_is_retried_after_its_lease_with_the_same_key(
     time.sleep(0.35)
     for _ in range(4):
         asyncio.run(other.send_due())
-    assert [d for _, d, _ in channel.delivered] == [first.id, second.id]
-    assert channel.delivered[0][2] == first.idempotency_key
+    assert [d for _, d, _ in delivered(channel)] == [first.id, second.id]
+    assert delivered(channel)[0][2] == first.idempotency_key
     with Session(services.engine) as session:
         again = session.get(Draft, first.id)
     assert again.status == "sent" and again.send_attempts == 2

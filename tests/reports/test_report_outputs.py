@@ -23,7 +23,7 @@ from bot.reports.render import to_html
 from bot.security import hash_password
 from db.engine import session_scope
 from db.models import Draft, Incident, IncidentAlert, IncidentNote, Message, Proposal, User
-from tests.calendar.support import PublishingChannel
+from tests.fakes.channel import FakeChannel
 from tests.reports.fixture import FIRST, LAST, TAIPEI, at, build
 
 HOSTILE = '<script>alert("退貨")</script>退貨流程'
@@ -157,12 +157,12 @@ def test_supervisors_get_the_monthly_report_as_a_summary_with_a_link(services, s
     build(services.engine)
     settings.report_recipients = "telegram:42, line:Uabc"
     settings.public_url = "https://care.example.tw"
-    telegram, line = PublishingChannel("telegram"), PublishingChannel("line")
+    telegram, line = FakeChannel("telegram"), FakeChannel("line")
     services.channels |= {"telegram": telegram, "line": line}
     outcome = asyncio.run(send_report(services, today=date(2026, 12, 1)))
     assert outcome == {"telegram:42": True, "line:Uabc": True}
-    [(recipient, text)] = telegram.pushed
-    assert recipient == "42" and line.pushed == [("Uabc", text)]
+    [(recipient, text, _)] = telegram.pushed
+    assert recipient == "42" and line.pushed == [("Uabc", text, [])]
     assert text.startswith("replyline report 2026-11-01 – 2026-11-30")
     # all of November: m1..m9 and p2 (11-01); before it (10-02..10-31): p1
     assert "Messages: 10 (before: 1); complaints 2 (20%)" in text
