@@ -36,7 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bot.visitors import Visitors  # noqa: E402
+from bot.web.visitors import Visitors  # noqa: E402
 
 SCRIPTED = "tests.support:ScriptedClassifier"
 LINE_SECRET = "bench-line-channel-secret"

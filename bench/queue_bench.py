@@ -32,7 +32,7 @@ from sqlalchemy.exc import OperationalError
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bot.config import Settings  # noqa: E402
-from bot.security import hash_password  # noqa: E402
+from bot.web.security import hash_password  # noqa: E402
 from db.migrate import upgrade  # noqa: E402
 from db.models import (  # noqa: E402
     Assignment,
@@ -256,8 +256,8 @@ def run(url: str, pending: int, requests: int) -> None:
     from fastapi.testclient import TestClient
 
     from bot import heap
-    from bot.app import create_app
     from bot.services import Services
+    from bot.web.app import create_app
 
     upgrade(url)
     settings = Settings(
@@ -285,7 +285,9 @@ def run(url: str, pending: int, requests: int) -> None:
     heap.settle()
     counter = QueryCounter(services.engine)
     paths = list(ENDPOINTS)
-    version = getattr(__import__("bot.queue", fromlist=["queue_version"]), "queue_version", None)
+    version = getattr(
+        __import__("bot.review.queue", fromlist=["queue_version"]), "queue_version", None
+    )
     for path in [*paths, "/console/queue?type=complaint&assignee=none"]:
         times, cpu, queries, status = measure(client, counter, path, requests)
         if status != 200:

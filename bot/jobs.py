@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bot import publish
+from bot.calendar import publish
 from bot.crisis import monitor as crisis
 from bot.reports import monthly
 from bot.services import Services

@@ -43,7 +43,8 @@ class InboundEvent:
     edit_of_platform_message_id: str | None = None
     reply_token: str | None = None
     answerable: bool = True  # False for events we must store but never answer (LINE standby)
-    action: str | None = None  # a button's data (or a staff reply), dispatched by bot/actions.py
+    # a button's data (or a staff reply), dispatched by bot/review/actions.py
+    action: str | None = None
     unsent_platform_message_id: str | None = None  # kind "unsend": the message taken back
     sent_at: datetime = field(default_factory=utcnow)
     raw: dict = field(default_factory=dict)
@@ -67,7 +68,7 @@ class OutboundReply:
 @dataclass(frozen=True)
 class Action:
     """A button under a pushed message: an inline button on Telegram, a postback on LINE.
-    `data` comes back to replyline as an action event (see bot/actions.py)."""
+    `data` comes back to replyline as an action event (see bot/review/actions.py)."""
 
     label: str
     data: str  # "<prefix>:<payload>", at most 64 bytes (Telegram's callback_data limit)

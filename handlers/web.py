@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from handlers.base import Channel, InboundEvent, OutboundReply, RequestRejected, SendResult
 
 VISITOR_HEADER = "x-replyline-visitor"
-PERSON_HEADER = "x-replyline-person"  # set by the server (bot/visitors.py), never by a browser
+PERSON_HEADER = "x-replyline-person"  # set by the server (bot/web/visitors.py), never by a browser
 _ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 
 

@@ -8,9 +8,9 @@ from sqlmodel import Session, select
 
 from bot.cli import main
 from bot.config import get_settings
-from bot.ingest import store_events
-from bot.security import verify_password
+from bot.pipeline.ingest import store_events
 from bot.services import Services
+from bot.web.security import verify_password
 from db.engine import make_engine
 from db.models import AuditLog, Draft, User
 from handlers.base import InboundEvent

@@ -5,8 +5,8 @@ import asyncio
 
 from sqlmodel import Session, select
 
-from bot import review
-from bot.ingest import store_events
+from bot.pipeline.ingest import store_events
+from bot.review import decisions as review
 from db.engine import session_scope
 from db.models import Draft, Message, User
 from handlers.base import InboundEvent, SendResult

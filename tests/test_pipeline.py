@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlmodel import Session, select
 
-from bot.ingest import store_events
+from bot.pipeline.ingest import store_events
 from bot.services import Services
 from db.models import AuditLog, Contact, Draft, Message, StageTransition
 from handlers.base import InboundEvent

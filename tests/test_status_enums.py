@@ -8,7 +8,7 @@ from sqlalchemy.exc import IntegrityError, StatementError
 from sqlmodel import Session, SQLModel, select
 
 import db.models  # noqa: F401
-from bot.ingest import store_events
+from bot.pipeline.ingest import store_events
 from db.engine import make_engine, session_scope
 from db.enums import DraftStatus, MessageState, Role
 from db.migrate import alembic_config

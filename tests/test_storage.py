@@ -9,7 +9,7 @@ from alembic.migration import MigrationContext
 from sqlmodel import Session, SQLModel, select
 
 import db.models  # noqa: F401
-from bot.ingest import store_events
+from bot.pipeline.ingest import store_events
 from db.engine import session_scope
 from db.models import Contact, Conversation, Message
 from handlers.base import InboundEvent

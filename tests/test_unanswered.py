@@ -11,8 +11,8 @@ from sqlmodel import Session, select
 
 from bot.cli import main
 from bot.config import get_settings
-from bot.ingest import store_events
-from bot.review import WRITE_SLOT
+from bot.pipeline.ingest import store_events
+from bot.review.decisions import WRITE_SLOT
 from bot.services import Services
 from db.models import AuditLog, Draft
 from handlers.base import InboundEvent

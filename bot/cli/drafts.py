@@ -107,7 +107,7 @@ def _said(draft) -> None:
 def _as_user(args, act) -> int:
     from sqlmodel import select
 
-    from bot.review import ReviewError
+    from bot.review.decisions import ReviewError
     from db.engine import session_scope
     from db.models import User
 
@@ -125,19 +125,19 @@ def _as_user(args, act) -> int:
 
 
 def cmd_approve(args) -> int:
-    from bot.review import approve
+    from bot.review.decisions import approve
 
     return _decide(args, approve, text=args.text)
 
 
 def cmd_reject(args) -> int:
-    from bot.review import reject
+    from bot.review.decisions import reject
 
     return _decide(args, reject, reason=args.reason)
 
 
 def cmd_reply(args) -> int:
-    from bot.review import reply
+    from bot.review.decisions import reply
 
     def act(session, user):
         draft = reply(session, args.message_id, user, args.text, via="cli")
@@ -147,7 +147,7 @@ def cmd_reply(args) -> int:
 
 
 def cmd_no_reply(args) -> int:
-    from bot.review import dismiss
+    from bot.review.decisions import dismiss
 
     def act(session, user):
         count = dismiss(session, args.message_id, user, args.reason, via="cli")

@@ -82,8 +82,8 @@ def _run(args, action):
     the post's scheduler job in line with its new status."""
     from sqlmodel import select
 
-    from bot.posts import PostError
-    from bot.publish import grace_of, sync_job
+    from bot.calendar.posts import PostError
+    from bot.calendar.publish import grace_of, sync_job
     from bot.scheduler import job_table
     from db.engine import make_engine, session_scope
     from db.migrate import upgrade
@@ -112,8 +112,15 @@ def _run(args, action):
 
 
 def cmd_add(args) -> int:
-    from bot.media import ImageRejected, save_image
-    from bot.posts import PostError, check_image_url, create_post, parse_local, repeat_rule, zone
+    from bot.calendar.media import ImageRejected, save_image
+    from bot.calendar.posts import (
+        PostError,
+        check_image_url,
+        create_post,
+        parse_local,
+        repeat_rule,
+        zone,
+    )
 
     text = sys.stdin.read() if args.text == "-" else args.text
 
@@ -161,7 +168,7 @@ def _every(choice: str | None, start):
     if choice in WEEKDAY_NAMES:
         return Repeat("week", at, weekday=WEEKDAY_NAMES.index(choice))
     if choice == "month":
-        from bot.posts import PostError
+        from bot.calendar.posts import PostError
         from bot.repeat import LAST_MONTH_DAY
 
         if start.day > LAST_MONTH_DAY:
@@ -171,8 +178,8 @@ def _every(choice: str | None, start):
 
 
 def cmd_approve(args) -> int:
-    from bot.posts import approve_post
-    from bot.publish import grace_of
+    from bot.calendar.posts import approve_post
+    from bot.calendar.publish import grace_of
 
     post = _run(
         args,
@@ -185,7 +192,7 @@ def cmd_approve(args) -> int:
 
 
 def cmd_cancel(args) -> int:
-    from bot.posts import cancel_post
+    from bot.calendar.posts import cancel_post
 
     post = _run(
         args,
@@ -200,7 +207,7 @@ def cmd_cancel(args) -> int:
 def cmd_list(args) -> int:
     from sqlmodel import Session, select
 
-    from bot.posts import OPEN, trigger_for, upcoming
+    from bot.calendar.posts import OPEN, trigger_for, upcoming
     from bot.repeat import describe
     from db.engine import make_engine
     from db.models import Post

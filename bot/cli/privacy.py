@@ -50,7 +50,7 @@ def _engine():
 def _admin(engine, name: str | None):
     from sqlmodel import Session, select
 
-    from bot.review import has_role
+    from bot.review.decisions import has_role
     from db.models import User
 
     if not name:
@@ -63,7 +63,7 @@ def _admin(engine, name: str | None):
 
 
 def cmd_export(args) -> int:
-    from bot.privacy import ContactNotFound, export_contact
+    from bot.privacy.contacts import ContactNotFound, export_contact
 
     engine = _engine()
     try:
@@ -80,7 +80,7 @@ def cmd_export(args) -> int:
 
 
 def cmd_erase(args) -> int:
-    from bot.privacy import ContactNotFound, erase_contact
+    from bot.privacy.contacts import ContactNotFound, erase_contact
 
     engine = _engine()
     user = _admin(engine, args.as_user)
@@ -100,7 +100,7 @@ def cmd_erase(args) -> int:
 
 
 def cmd_purge(args) -> int:
-    from bot.privacy import purge_expired_text
+    from bot.privacy.contacts import purge_expired_text
 
     days = args.days or get_settings().retention_days
     if not days or days < 1:

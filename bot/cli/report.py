@@ -21,7 +21,7 @@ def register(subparsers) -> None:
 
 
 def cmd_report(args) -> int:
-    from bot.posts import zone
+    from bot.calendar.posts import zone
     from bot.reports import Period, PeriodError, build_report
     from bot.reports.render import write_report
     from db.engine import make_engine

@@ -25,7 +25,8 @@ def register(subparsers) -> None:
     worker.add_argument(
         "--no-scheduler", action="store_true", help="leave scheduled jobs to other processes"
     )
-    # `serve` with REPLYLINE_WORKER_PROCESS: the pipe that wakes this child (bot/worker_process.py)
+    # `serve` with REPLYLINE_WORKER_PROCESS: the pipe that wakes this child
+    # (bot/pipeline/worker_process.py)
     worker.add_argument("--wake-fd", type=int, help=argparse.SUPPRESS)
     worker.set_defaults(func=cmd_worker)
 
@@ -46,7 +47,7 @@ def cmd_db_upgrade(args) -> int:
 def cmd_serve(args) -> int:
     import uvicorn
 
-    from bot.app import create_app
+    from bot.web.app import create_app
     from db.migrate import upgrade
 
     settings = get_settings()
@@ -79,7 +80,7 @@ def _print_welcome(services, settings) -> None:
     from sqlalchemy.exc import IntegrityError
     from sqlmodel import Session, select
 
-    from bot.security import hash_password
+    from bot.web.security import hash_password
     from db.engine import session_scope
     from db.models import User
 
@@ -124,7 +125,7 @@ def cmd_worker(args) -> int:
         # (holding SQLite's write lock at a low priority while starved is what a thread's
         # priority alone would risk)
         os.nice(settings.worker_nice)
-    heap.enable()  # the worker settles after its first round (bot/worker.py)
+    heap.enable()  # the worker settles after its first round (bot/pipeline/worker.py)
     services = Services.build(settings)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_work(services, scheduler=not args.no_scheduler, wake_fd=args.wake_fd))
@@ -138,7 +139,7 @@ async def _work(services, scheduler: bool = True, wake_fd: int | None = None) ->
     import signal
 
     from bot.jobs import open_job_table, start_scheduler, stop_scheduler
-    from bot.worker_process import watch_wake_pipe
+    from bot.pipeline.worker_process import watch_wake_pipe
 
     opened = await (start_scheduler(services) if scheduler else open_job_table(services))
     work = asyncio.create_task(services.worker.run())

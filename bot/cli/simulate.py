@@ -58,7 +58,7 @@ def parse_line(number: int, line: str):
 def cmd_simulate(args) -> int:
     from sqlmodel import Session, select
 
-    from bot.ingest import store_events
+    from bot.pipeline.ingest import store_events
     from bot.services import Services
     from db.migrate import upgrade
     from db.models import Draft, Message
@@ -112,8 +112,8 @@ def _apply_reviews(engine, reviews) -> int:
 
     from sqlmodel import select
 
-    from bot import review as decide
-    from bot.security import hash_password
+    from bot.review import decisions as decide
+    from bot.web.security import hash_password
     from db.engine import session_scope
     from db.models import AuditLog, Draft, Message, User
 

@@ -128,8 +128,8 @@ def cmd_poll(args) -> int:
 
 async def poll(services, channel, timeout: int, rounds: int = 0) -> int:
     """Store updates as the webhook would, confirming each batch only after it is stored."""
-    from bot.ingest import store_events
-    from bot.presses import run_presses
+    from bot.pipeline.ingest import store_events
+    from bot.pipeline.presses import run_presses
     from handlers.base import RequestRejected
 
     offset, received, round_number = None, 0, 0

@@ -32,7 +32,7 @@ def read_password() -> str:
 def cmd_user_add(args) -> int:
     from sqlalchemy.exc import IntegrityError
 
-    from bot.security import hash_password
+    from bot.web.security import hash_password
     from db.engine import make_engine, session_scope
     from db.migrate import upgrade
     from db.models import User

@@ -23,9 +23,10 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import event
 from sqlmodel import Session
 
-from bot import actions, scheduler
+from bot import scheduler
 from bot.crisis import incidents
-from bot.notify import push
+from bot.delivery.notify import push
+from bot.review import actions
 from db.engine import session_scope
 from db.models import Incident, IncidentAlert, User
 from db.types import utcnow
@@ -40,7 +41,7 @@ STOP = "stop"  # the incident is no longer open: end its timer
 @dataclass(frozen=True)
 class Supervisor:
     tier: int
-    recipient: str  # "<channel>:<id>", what bot.notify.push takes
+    recipient: str  # "<channel>:<id>", what bot.delivery.notify.push takes
 
 
 def parse_supervisors(text: str | None) -> list[Supervisor]:

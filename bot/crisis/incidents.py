@@ -15,7 +15,7 @@ from sqlalchemy import or_
 from sqlmodel import Session, select
 
 from bot.crisis.signals import Observation, Signal
-from bot.review import has_role
+from bot.review.decisions import has_role
 from db.models import Incident, IncidentMessage, IncidentNote, Message, User
 from db.types import utcnow
 

@@ -32,7 +32,7 @@ from bot.crisis.detector import Detector, DetectorConfig
 from bot.crisis.lexicon import Lexicon
 from bot.crisis.playbook import HoldingStatements
 from bot.crisis.signals import Observation, Signal, is_negative
-from bot.drafting import redraft
+from bot.pipeline.drafting import redraft
 from bot.scheduler import Leadership, PostgresLeadership
 from db.engine import session_scope
 from db.models import Contact, Conversation, CrisisFeed, Draft, Incident, Message

@@ -1,7 +1,7 @@
 """Crisis detection when several processes share one PostgreSQL database.
 
-Each message is processed by exactly one process (bot/claims.py), so the single-message check
-(a legal threat, a safety issue, the media...) stays with the process that processed it. The
+Each message is processed by exactly one process (bot/pipeline/claims.py), so the single-message
+check (a legal threat, a safety issue, the media...) stays with the process that processed it. The
 window tests (volume, share, story) need every message, so they run in one process only, as
 if it saw all the traffic itself:
 
@@ -35,7 +35,7 @@ from db.engine import session_scope
 log = logging.getLogger(__name__)
 
 LOCK_NAME = "replyline:crisis-detector"
-INCIDENTS = 0x524C_0002  # two-key advisory lock namespace (bot/claims.py uses 0x524C_0001)
+INCIDENTS = 0x524C_0002  # two-key advisory lock namespace (bot/pipeline/claims.py uses 0x524C_0001)
 ACQUIRE_SECONDS = 10  # how often a process that does not lead tries to take the lead
 FEED_BATCH = 5000  # feed rows read per round; a backlog is read over the next rounds
 _RECORDING = threading.Lock()

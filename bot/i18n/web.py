@@ -1,6 +1,6 @@
 """The web side: every request gets its own locale slot, negotiated from the browser's
 Accept-Language and the brand default; the console user's own setting replaces it once the
-session is read (`choose`, in bot.deps)."""
+session is read (`choose`, in bot.web.deps)."""
 
 from __future__ import annotations
 

@@ -9,9 +9,9 @@ from datetime import date
 
 from apscheduler.triggers.cron import CronTrigger
 
-from bot import notify
 from bot import scheduler as jobs
-from bot.posts import zone
+from bot.calendar.posts import zone
+from bot.delivery import notify
 from bot.reports import Period, build_report
 from db.types import utcnow
 

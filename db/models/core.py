@@ -119,7 +119,7 @@ class Message(SQLModel, table=True):
     priority: int = 0
     incident_id: int | None = Field(default=None, index=True)
     # first-response deadline in business hours, stored when drafts are written so the
-    # database can order and page the review queue (bot/queue.py)
+    # database can order and page the review queue (bot/review/queue.py)
     due_at: datetime | None = _opt_ts()
 
 

@@ -7,7 +7,7 @@ import re
 import httpx
 from sqlmodel import Session, select
 
-from bot.security import hash_password
+from bot.web.security import hash_password
 from db.engine import session_scope
 from db.models import AuditLog, Draft, Message, User
 

@@ -1,9 +1,9 @@
 """Alerts out: both adapters push to a supervisor's chat with buttons that come back as
-presses (bot/notify.py's "<channel>:<id>" recipients); failures say why."""
+presses (bot/delivery/notify.py's "<channel>:<id>" recipients); failures say why."""
 
 import asyncio
 
-from bot.notify import push
+from bot.delivery.notify import push
 from handlers.base import Action
 from handlers.line import LineChannel
 from handlers.telegram import TelegramChannel

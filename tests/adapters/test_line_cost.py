@@ -11,11 +11,11 @@ from datetime import timedelta
 from fastapi.testclient import TestClient
 from sqlmodel import select
 
-from bot.app import create_app
-from bot.ingest import store_events
-from bot.routes import console
-from bot.security import hash_password
+from bot.pipeline.ingest import store_events
 from bot.services import Services
+from bot.web.app import create_app
+from bot.web.routes import console
+from bot.web.security import hash_password
 from db.engine import session_scope
 from db.models import Message, User
 from db.types import utcnow

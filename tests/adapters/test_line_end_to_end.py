@@ -152,7 +152,7 @@ def test_group_events_and_members_are_stored_with_their_kinds(live_factory, line
 
 
 def test_a_postback_is_dispatched_once_and_answered_with_its_reply_token(live_factory, line_api):
-    from bot import actions
+    from bot.review import actions
 
     pressed = []
 

@@ -7,10 +7,11 @@ from datetime import timedelta
 
 from sqlmodel import Session, select
 
-from bot import actions, review
-from bot.actions import Press
-from bot.ingest import store_events
-from bot.staff_review import StaffReview
+from bot.pipeline.ingest import store_events
+from bot.review import actions
+from bot.review import decisions as review
+from bot.review.actions import Press
+from bot.review.staff_review import StaffReview
 from db.engine import session_scope
 from db.models import AuditLog, Draft, StaffCard, StaffEditRequest, User
 from db.types import utcnow

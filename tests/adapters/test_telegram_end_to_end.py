@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from bot import review
+from bot.review import decisions as review
 from db.engine import session_scope
 from db.models import AuditLog, Draft, Message, StaffCard, User
 from tests.adapters.support import add_user, inbound, rows, top_draft

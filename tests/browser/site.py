@@ -60,7 +60,7 @@ def seed(live: LiveApp, api) -> dict:
     agent.close()
     wait_until(lambda: rows(engine, Draft, Draft.id == draft.id, Draft.status == "sent"),
                what="the reply to be sent")  # fmt: skip
-    from bot.posts import create_post
+    from bot.calendar.posts import create_post
 
     zone = ZoneInfo(live.settings.timezone)
     with session_scope(engine) as session:

@@ -9,8 +9,8 @@ from datetime import timedelta
 
 from sqlmodel import Session, select
 
-from bot import publish
-from bot.posts import approve_post, create_post
+from bot.calendar import publish
+from bot.calendar.posts import approve_post, create_post
 from db.engine import session_scope
 from db.models import Post, PostRun
 

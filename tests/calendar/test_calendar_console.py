@@ -9,10 +9,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
-from bot.app import create_app
 from bot.cli import main as replyline
 from bot.config import get_settings
-from bot.security import hash_password
+from bot.web.app import create_app
+from bot.web.security import hash_password
 from db.engine import make_engine, session_scope
 from db.models import AuditLog, Post, User
 
@@ -219,7 +219,7 @@ def test_an_uploaded_image_is_served_publicly_for_the_platforms(services, app, a
 
 def test_a_photo_far_above_the_plain_form_limit_can_be_uploaded(services, app, agent):
     """The CSRF guard reads the form to find the token; it must not refuse an image the route
-    accepts (up to bot.media.MAX_BYTES), which is far above the limit for plain forms."""
+    accepts (up to bot.calendar.media.MAX_BYTES), which is far above the limit for plain forms."""
     photo = PNG + b"\x00" * (3 * 1024 * 1024)
     assert len(photo) > services.settings.max_body_bytes
     data = {"csrf": csrf(agent), "text": "大圖", "target": "line:broadcast", "day": tomorrow(),

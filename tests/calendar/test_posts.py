@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlmodel import Session, select
 
-from bot.posts import (
+from bot.calendar.posts import (
     PostError,
     approve_post,
     calendar,

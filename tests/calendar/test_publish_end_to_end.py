@@ -13,8 +13,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlmodel import Session
 
-from bot import publish
-from bot.ingest import store_events
+from bot.calendar import publish
+from bot.pipeline.ingest import store_events
 from bot.reports import Period, build_report
 from bot.services import Services
 from db.models import Conversation, Message

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.posts import cron_trigger, upcoming
+from bot.calendar.posts import cron_trigger, upcoming
 from bot.repeat import Repeat, RepeatError, describe, from_cron, from_form, words
 
 TAIPEI = ZoneInfo("Asia/Taipei")

@@ -12,13 +12,13 @@ from datetime import timedelta
 import pytest
 from sqlmodel import Session, select
 
-from bot import actions
 from bot.crisis import alerts
 from bot.crisis.alerts import AlertPolicy, Supervisor, parse_supervisors
 from bot.crisis.signals import Signal
 from bot.jobs import open_job_table, start_scheduler, stop_scheduler
-from bot.security import hash_password
+from bot.review import actions
 from bot.services import Services
+from bot.web.security import hash_password
 from db.engine import session_scope
 from db.models import Incident, IncidentAlert, User
 from db.types import utcnow
@@ -69,7 +69,7 @@ def severe(message_id: int) -> Signal:
 
 
 def open_incident(services) -> int:
-    from bot.ingest import store_events
+    from bot.pipeline.ingest import store_events
     from handlers.base import InboundEvent
 
     [stored] = store_events(

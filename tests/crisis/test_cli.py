@@ -11,7 +11,7 @@ from sqlmodel import Session, select
 
 from bot.cli import main
 from bot.config import get_settings
-from bot.ingest import store_events
+from bot.pipeline.ingest import store_events
 from db.engine import session_scope
 from db.models import Incident, IncidentNote, User
 from handlers.base import InboundEvent

@@ -10,8 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
-from bot.app import create_app
-from bot.security import hash_password
+from bot.web.app import create_app
+from bot.web.security import hash_password
 from db.engine import session_scope
 from db.models import Incident, IncidentNote, User
 
@@ -59,7 +59,7 @@ def csrf_of(client, path="/console") -> str:
 
 
 def crisis(services, customer_text='complaint: 我要提告 <img src=x onerror="alert(1)">') -> int:
-    from bot.ingest import store_events
+    from bot.pipeline.ingest import store_events
     from handlers.base import InboundEvent
 
     store_events(

@@ -10,7 +10,7 @@ import pytest
 from sqlmodel import Session, select
 
 from bot.crisis.monitor import Embedder
-from bot.ingest import store_events
+from bot.pipeline.ingest import store_events
 from bot.services import Services
 from db.models import Incident, Message
 from handlers.base import InboundEvent

@@ -12,9 +12,9 @@ from sqlmodel import Session, select
 
 from bot.crisis import incidents
 from bot.crisis.signals import Signal
-from bot.ingest import store_events
-from bot.review import ReviewError, approve
-from bot.security import hash_password
+from bot.pipeline.ingest import store_events
+from bot.review.decisions import ReviewError, approve
+from bot.web.security import hash_password
 from db.engine import session_scope
 from db.models import Draft, Incident, IncidentMessage, IncidentNote, Message, User
 from db.types import utcnow

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from sqlmodel import Session, select
 
-from bot.ingest import store_events
+from bot.pipeline.ingest import store_events
 from bot.services import Services
 from db.models import Draft, Message
 from db.types import utcnow

@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 
 from bot.config import Settings
 from bot.crisis.signals import Signal
-from bot.ingest import store_events
+from bot.pipeline.ingest import store_events
 from bot.services import Services
 from db.models import CrisisFeed, Incident, IncidentMessage
 from db.types import utcnow

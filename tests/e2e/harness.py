@@ -28,7 +28,7 @@ import httpx
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, select
 
-from bot.security import hash_password
+from bot.web.security import hash_password
 from db.engine import make_engine, session_scope
 from db.models import Draft, Message, User
 from tests.fakes import line_webhooks as lw

@@ -13,9 +13,9 @@ import httpx
 import pytest
 import uvicorn
 
-from bot.app import create_app
 from bot.config import Settings
 from bot.services import Services
+from bot.web.app import create_app
 from tests.fakes.line_api import FakeLine
 from tests.fakes.line_webhooks import CHANNEL_SECRET
 from tests.fakes.telegram_api import FakeTelegram

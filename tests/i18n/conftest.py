@@ -7,10 +7,10 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 
-from bot.app import create_app
 from bot.config import Settings
-from bot.security import hash_password
 from bot.services import Services
+from bot.web.app import create_app
+from bot.web.security import hash_password
 from db.engine import session_scope
 from db.models import User
 from tests.support import ScriptedClassifier

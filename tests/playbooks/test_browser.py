@@ -16,9 +16,9 @@ import pytest
 from sqlmodel import Session, select
 
 from bot.config import Settings
-from bot.ingest import store_events
-from bot.security import hash_password
+from bot.pipeline.ingest import store_events
 from bot.services import Services
+from bot.web.security import hash_password
 from db.engine import session_scope
 from db.models import AuditLog, Draft, User
 from handlers.base import InboundEvent

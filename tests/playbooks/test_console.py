@@ -12,9 +12,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
-from bot.app import create_app
-from bot.security import hash_password
 from bot.services import Services
+from bot.web.app import create_app
+from bot.web.security import hash_password
 from db.engine import session_scope
 from db.models import Draft, Feedback, Proposal, User
 from tests.playbooks.support import LabelClassifier

@@ -13,10 +13,11 @@ import pytest
 from sqlalchemy import update
 from sqlmodel import Session, select
 
-from bot import proposals, review
-from bot.ingest import store_events
-from bot.security import hash_password
+from bot.pipeline.ingest import store_events
+from bot.review import decisions as review
+from bot.review import proposals
 from bot.services import Services
+from bot.web.security import hash_password
 from db.engine import session_scope
 from db.models import (
     AuditLog,
@@ -202,7 +203,7 @@ def test_acknowledgements_can_be_turned_off(make_services):
 
 
 def test_first_response_targets_skip_closed_hours(make_services):
-    from bot.queue import QueueFilters, build_queue
+    from bot.review.queue import QueueFilters, build_queue
 
     services = make_services(BRAND_WITH_HOURS)
     say(services, "complaint: 東西壞了", at=MONDAY_EVENING)

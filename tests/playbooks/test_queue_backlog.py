@@ -18,12 +18,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import event
 from sqlmodel import Session, select
 
-from bot import queue_live
-from bot.app import create_app
-from bot.queue import PAGE_SIZE, QueueFilters, build_queue, count_queue, queue_version
-from bot.routes import console
-from bot.security import hash_password
+from bot.review.queue import PAGE_SIZE, QueueFilters, build_queue, count_queue, queue_version
 from bot.services import Services
+from bot.web import queue_live
+from bot.web.app import create_app
+from bot.web.routes import console
+from bot.web.security import hash_password
 from db.engine import make_engine, session_scope
 from db.models import Assignment, Contact, Conversation, Draft, Message, StageTransition, User
 from db.types import utcnow

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from sqlmodel import Session, select
 
-from bot import review
-from bot.team_replies import PLAYBOOK, similarity
+from bot.review import decisions as review
+from bot.review.team_replies import PLAYBOOK, similarity
 from db.engine import session_scope
 from db.models import Draft, Message, User
 from tests.playbooks.test_console import (  # noqa: F401 (fixtures)

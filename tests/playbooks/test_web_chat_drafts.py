@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from sqlmodel import Session, select
 
-from bot.app import create_app
+from bot.web.app import create_app
 from db.models import AuditLog, Draft
 from playbooks.debris import asks_to_go_private, find_debris
 from tests.playbooks.test_console import (  # noqa: F401 (fixtures)

@@ -9,11 +9,11 @@ import pytest
 from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
 
-import bot.routes
-from bot.app import create_app
-from bot.csrf import EXEMPT, ORIGIN_ONLY, UNSAFE, exempt
-from bot.security import SESSION_COOKIE, hash_password
+import bot.web.routes
 from bot.services import Services
+from bot.web.app import create_app
+from bot.web.csrf import EXEMPT, ORIGIN_ONLY, UNSAFE, exempt
+from bot.web.security import SESSION_COOKIE, hash_password
 from db.engine import session_scope
 from db.models import User
 
@@ -78,8 +78,8 @@ def routes(app, methods):
 def declared(methods):
     """Every (method, path) the route modules declare, found without the app: a cross-check
     that walking the app's routes misses none."""
-    for info in pkgutil.iter_modules(bot.routes.__path__):
-        router = getattr(importlib.import_module(f"bot.routes.{info.name}"), "router", None)
+    for info in pkgutil.iter_modules(bot.web.routes.__path__):
+        router = getattr(importlib.import_module(f"bot.web.routes.{info.name}"), "router", None)
         for route in getattr(router, "routes", []):
             for method in sorted((getattr(route, "methods", None) or set()) & methods):
                 yield method, route.path

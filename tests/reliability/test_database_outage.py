@@ -9,9 +9,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, select
 
-from bot.app import create_app
 from bot.config import Settings
 from bot.services import Services
+from bot.web.app import create_app
 from db.engine import make_engine
 from db.models import Message
 from tests.reliability.tcpproxy import TcpProxy
@@ -65,7 +65,7 @@ def test_webhooks_get_503_while_postgres_is_away_and_work_again_after(proxied_po
         during = say(client, "question: during", "outage-0002")
         assert during.status_code == 503 and during.json() == {"error": "temporarily unavailable"}
         assert time.monotonic() - started < 10, "fails fast rather than hanging"
-        refused = [r for r in caplog.records if r.name == "bot.routes.webhooks"]
+        refused = [r for r in caplog.records if r.name == "bot.web.routes.webhooks"]
         assert [r.levelname for r in refused] == ["WARNING"], "one line per refused request"
         assert refused[0].exc_info is None and "database unavailable" in refused[0].getMessage()
         assert client.get("/healthz").status_code == 503

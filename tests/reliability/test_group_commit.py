@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import event
 from sqlmodel import Session, select
 
-from bot.ingest import store_events
+from bot.pipeline.ingest import store_events
 from db.models import Message
 from handlers.base import InboundEvent
 

@@ -7,7 +7,7 @@ import weakref
 import pytest
 
 from bot import heap
-from bot.worker import Worker
+from bot.pipeline.worker import Worker
 
 
 class Node:

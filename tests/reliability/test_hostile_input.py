@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from bot import ingest
-from bot.app import create_app
+from bot.pipeline import ingest
 from bot.services import Services
+from bot.web.app import create_app
 from db.models import Contact, Conversation, Message
 from tests.reliability.endpoints import ABSENT, ENDPOINTS, Endpoint, probe_channel
 

@@ -12,12 +12,12 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from sqlmodel import Session, select
 
-from bot.app import create_app
 from bot.config import Settings
 from bot.logs import redact, setup_logging
-from bot.privacy import export_contact
-from bot.security import hash_password
+from bot.privacy.contacts import export_contact
 from bot.services import Services
+from bot.web.app import create_app
+from bot.web.security import hash_password
 from db.engine import session_scope
 from db.models import AuditLog, Draft, User
 from tests.fakes.channel import FakeChannel
@@ -86,7 +86,7 @@ def test_personal_data_and_credentials_are_masked(text):
 
 def test_ordinary_log_text_is_left_alone():
     line = (
-        "2026-11-23 09:15:00,123 INFO bot.worker [0a1b2c3d4e5f60718293a4b5c6d7e8f9]: "
+        "2026-11-23 09:15:00,123 INFO bot.pipeline.worker [0a1b2c3d4e5f60718293a4b5c6d7e8f9]: "
         "draft 1234 sent at 2026-11-23T01:15:00+00:00, 37 messages in 0.25 s"
     )
     assert redact(line) == line

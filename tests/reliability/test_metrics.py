@@ -9,9 +9,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 from sqlmodel import Session, select
 
-from bot import review
-from bot.app import create_app
+from bot.review import decisions as review
 from bot.services import Services
+from bot.web.app import create_app
 from db.engine import session_scope
 from db.models import Draft, User
 from handlers.base import SendResult

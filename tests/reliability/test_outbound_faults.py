@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import update
 from sqlmodel import Session, select
 
-from bot.ingest import store_events
+from bot.pipeline.ingest import store_events
 from bot.services import Services
 from db.engine import session_scope
 from db.models import Draft, Message

@@ -10,10 +10,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import update
 from sqlmodel import Session, select
 
-from bot.app import create_app
-from bot.ingest import store_events
-from bot.security import hash_password
+from bot.pipeline.ingest import store_events
 from bot.services import Services
+from bot.web.app import create_app
+from bot.web.security import hash_password
 from db.engine import session_scope
 from db.models import Draft, Message, User
 from db.types import utcnow

@@ -10,11 +10,11 @@ import pytest
 from sqlalchemy import text, update
 from sqlmodel import Session, SQLModel, select
 
-from bot import review
 from bot.cli import main
 from bot.config import get_settings
-from bot.ingest import store_events
-from bot.privacy import erase_contact, export_contact, purge_expired_text
+from bot.pipeline.ingest import store_events
+from bot.privacy.contacts import erase_contact, export_contact, purge_expired_text
+from bot.review import decisions as review
 from bot.services import Services
 from db.engine import session_scope
 from db.models import AuditLog, Contact, Conversation, Draft, Feedback, Message, User

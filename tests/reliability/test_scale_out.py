@@ -12,11 +12,11 @@ from datetime import timedelta
 import pytest
 from sqlmodel import Session, select
 
-from bot import review
-from bot.claims import claim_conversations
 from bot.config import Settings
-from bot.ingest import store_events
-from bot.outbox import READY
+from bot.delivery.outbox import READY
+from bot.pipeline.claims import claim_conversations
+from bot.pipeline.ingest import store_events
+from bot.review import decisions as review
 from bot.services import Services
 from db.engine import make_engine, session_scope
 from db.models import Contact, Draft, Message, User
@@ -368,7 +368,7 @@ def test_ingest_batches_of_two_processes_never_deadlock(postgres_url):
                 failures.append(type(getattr(error, "orig", error)).__name__)
 
     def lock_contacts_in_turn() -> None:
-        from bot.pipeline import Pipeline
+        from bot.pipeline.process import Pipeline
 
         for _ in range(80):
             with session_scope(engines[0]) as session:
@@ -395,7 +395,7 @@ def test_a_deadlock_is_told_apart_from_an_outage(postgres_url):
     from sqlalchemy import text
     from sqlalchemy.exc import OperationalError
 
-    from bot.worker import is_conflict
+    from bot.pipeline.worker import is_conflict
 
     engine = make_engine(postgres_url)
     with session_scope(engine) as session:

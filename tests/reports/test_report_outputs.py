@@ -13,14 +13,14 @@ import pytest
 from fastapi.testclient import TestClient
 from markupsafe import escape
 
-from bot.app import create_app
 from bot.cli import main as replyline
 from bot.config import get_settings
 from bot.jobs import start_scheduler, stop_scheduler
 from bot.reports import Period, build_report
 from bot.reports.monthly import send_report
 from bot.reports.render import to_html
-from bot.security import hash_password
+from bot.web.app import create_app
+from bot.web.security import hash_password
 from db.engine import session_scope
 from db.models import Draft, Incident, IncidentAlert, IncidentNote, Message, Proposal, User
 from tests.fakes.channel import FakeChannel

@@ -8,7 +8,7 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 
-from bot.security import hash_password
+from bot.web.security import hash_password
 from db.engine import session_scope
 from db.models import User
 from tests.fakes.live_app import line_api, telegram_api  # noqa: F401

@@ -14,11 +14,11 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot import queue_live
-from bot.app import create_app
 from bot.config import Settings
-from bot.security import hash_password
 from bot.services import Services
+from bot.web import queue_live
+from bot.web.app import create_app
+from bot.web.security import hash_password
 from db.engine import session_scope
 from db.models import User
 from tests.security.conftest import PASSWORD, csrf_of, login

@@ -8,7 +8,7 @@ import re
 
 import httpx
 
-from bot.security import SESSION_COOKIE
+from bot.web.security import SESSION_COOKIE
 from tests.support import ServeProcess
 
 

@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from bot.cli.serve import _print_welcome
-from bot.security import SESSION_COOKIE
+from bot.web.security import SESSION_COOKIE
 from db.models import AuditLog, User
 from tests.security.conftest import PASSWORD, csrf_of, logged_in, login, opens_console
 

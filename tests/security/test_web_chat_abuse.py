@@ -9,7 +9,7 @@ from sqlmodel import Session, select
 
 from bot.crisis.monitor import observation
 from bot.crisis.monitor import stored_classification as classified
-from bot.routes.chat import VISITOR_COOKIE
+from bot.web.routes.chat import VISITOR_COOKIE
 from db.models import Message
 
 

@@ -1,0 +1,1 @@
+"""The content calendar: scheduled posts, their approval, publishing and images."""

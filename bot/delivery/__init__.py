@@ -1,0 +1,1 @@
+"""Sending: approved drafts out through their channel, and pushes to staff."""

@@ -1,0 +1,1 @@
+"""The pipeline: inbound events stored, classified, drafted and handed to review."""

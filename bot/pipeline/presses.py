@@ -1,0 +1,43 @@
+"""Button presses and staff replies that arrived with inbound events: each one is dispatched
+once (after its event is stored, so a redelivery is recognised and not run again) and the
+channel shows the answer to whoever pressed. Shared by webhooks and `replyline telegram poll`."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi.concurrency import run_in_threadpool
+from sqlalchemy.engine import Engine
+
+from bot.pipeline.ingest import Stored
+from bot.review.actions import Press, dispatch
+from db.engine import session_scope
+from handlers.base import Channel, InboundEvent
+
+log = logging.getLogger(__name__)
+FAILED = "Sorry, that did not work. Please try again."
+
+
+async def run_presses(
+    engine: Engine, channel: Channel, events: list[InboundEvent], stored: list[Stored]
+) -> int:
+    """Dispatch every newly stored event that carries an action; returns how many ran."""
+    ran = 0
+    for event, record in zip(events, stored, strict=True):
+        if event.action is None or record.duplicate or not event.user_id:
+            continue
+        press = Press(event.channel, event.user_id, event.action, text=event.text)
+        try:
+            text = await run_in_threadpool(_dispatch, engine, press)
+        except Exception:  # a bug must not leave the presser's spinner running
+            log.exception("action %r from %s failed", event.action, event.channel)
+            text = FAILED
+        # nothing to say (a button not ours): only what stops a spinner, never a message
+        await channel.answer(event, text or "")
+        ran += 1
+    return ran
+
+
+def _dispatch(engine: Engine, press: Press) -> str | None:
+    with session_scope(engine) as session:
+        return dispatch(session, press)

@@ -1,0 +1,93 @@
+"""Drafts redone after a person corrected a message's label (bot/review/decisions.py `correct`).
+
+The correction itself is quick: feedback, the new label, the old drafts superseded and a
+`redraft` row, in one transaction. Drafting again may embed the text and load the model, so
+the worker does it in its next round, outside any request, with the embedding computed before
+its write transaction opens (the FAQ search and crisis detection reuse it)."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import delete, func
+from sqlmodel import Session, select
+
+from bot.pipeline.drafting import draft_message
+from db.engine import session_scope
+from db.models import Contact, Draft, Message, Redraft, User
+from nlp.types import Classification
+
+log = logging.getLogger(__name__)
+BATCH = 8  # corrections redrafted per worker round
+
+
+def redraft_corrected(pipeline, limit: int = BATCH) -> int:
+    """Redraft up to `limit` corrected messages, oldest correction first; how many were."""
+    with Session(pipeline.engine) as session:
+        owed = session.exec(select(Redraft).order_by(Redraft.requested_at).limit(limit)).all()
+        ids = [r.message_id for r in owed]
+        messages = {m.id: m for m in session.exec(select(Message).where(Message.id.in_(ids)))}
+        session.expunge_all()
+    done = 0
+    for row in owed:
+        message = messages.get(row.message_id)
+        vector, model = _embedding(pipeline, message.text or "" if message else "")
+        if message is not None:  # the FAQ index too is built before the transaction
+            pipeline.playbooks.prepare([corrected(message, "", vector, model)])
+        try:
+            done += _redraft(pipeline, row, vector, model)
+        except Exception:  # one message must not hold back the others; its row stays
+            log.exception("redrafting corrected message %s failed", row.message_id)
+    return done
+
+
+def _embedding(pipeline, text: str):
+    """The text's "query: " embedding from the shared encoder, outside any transaction."""
+    embed = pipeline.playbooks.faq.embed
+    model = getattr(embed, "model", None)
+    if embed is None or not model or not text.strip():
+        return None, ""
+    try:
+        return embed([text.strip()], "query: ")[0], model
+    except Exception:  # no encoder here: FAQ search degrades as it does for new messages
+        log.exception("redraft: embedding the corrected message failed")
+        return None, ""
+
+
+def _redraft(pipeline, row: Redraft, vector, model: str) -> int:
+    with session_scope(pipeline.engine) as session:
+        taken = session.exec(
+            delete(Redraft).where(
+                Redraft.message_id == row.message_id, Redraft.requested_at == row.requested_at
+            )
+        )
+        if taken.rowcount != 1:  # another worker took it, or a newer correction replaced it
+            return 0
+        message = session.get(Message, row.message_id, with_for_update=True)
+        if message is None or message.state != "processed":
+            return 0
+        user = session.get(User, row.user_id) if row.user_id else None
+        result = corrected(message, user.username if user else "a reviewer", vector, model)
+        contact = session.get(Contact, message.contact_id) if message.contact_id else None
+        top = session.exec(
+            select(func.max(Draft.rank)).where(Draft.message_id == message.id)
+        ).first()
+        draft_message(pipeline, session, message, result, message.stage or "identification",
+                      contact, allow_auto=False, first_rank=(top or 0) + 1)  # fmt: skip
+    return 1
+
+
+def corrected(message: Message, username: str, vector=None, model: str = "") -> Classification:
+    """The message's classification as people corrected it."""
+    return Classification(
+        type=message.type or "other",
+        scores=message.type_scores or {},
+        sentiment=message.sentiment or 0.0,
+        language=message.language or "en",
+        suggestion=bool(message.suggestion),
+        subtype=message.subtype,
+        confidence=1.0,
+        model=f"corrected by {username}",
+        embedding=vector,
+        embedding_model=model if vector is not None else "",
+    )

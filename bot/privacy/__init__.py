@@ -1,0 +1,1 @@
+"""Personal data: export, erasure, retention, and what unsend/edit/unfollow change."""

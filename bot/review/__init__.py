@@ -1,0 +1,1 @@
+"""People's review: the queue, decisions on drafts, staff chat cards, notices, proposals."""

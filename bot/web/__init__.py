@@ -1,0 +1,1 @@
+"""The web app: webhooks, web chat, console routes, security, middleware, templates."""

@@ -1,0 +1,137 @@
+"""The web app: webhooks, web chat, console and health, with the pipeline worker alongside."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from functools import partial
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from bot.config import Settings, get_settings
+from bot.i18n import configure as configure_i18n
+from bot.i18n.jinja import install as install_i18n
+from bot.i18n.web import LocaleMiddleware
+from bot.jobs import start_scheduler, stop_scheduler
+from bot.logs import register_secret, register_settings_secrets
+from bot.pipeline.worker_process import WorkerProcess
+from bot.services import Services
+from bot.web.bounds import integers_in_range
+from bot.web.deps import LoginRequired, PasswordChangeRequired, require_role
+from bot.web.protect import install as install_protections
+from bot.web.routes import admin, calendar, chat, console, followups, health, reports, webhooks
+from bot.web.routes import crisis as crisis_routes
+from bot.web.routes import metrics as metrics_routes
+from bot.web.security import Sessions, shared_secret
+from bot.web.visitors import RateLimit, Visitors
+from db.models import User
+
+log = logging.getLogger(__name__)
+HERE = Path(__file__).parent
+# the report page includes the body the monthly report files are rendered from
+REPORT_TEMPLATES = HERE.parent / "reports" / "templates"
+
+
+def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    services = services or Services.build(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        for channel in services.channels.values():
+            await channel.start()
+        task = child = None
+        if settings.worker_enabled and settings.worker_process:
+            child = WorkerProcess()
+            await child.start()
+            services.worker.forward = child.notify
+        elif settings.worker_enabled:
+            task = asyncio.create_task(services.worker.run())
+        await start_scheduler(services)
+        following = asyncio.create_task(services.versions.follow(), name="state-versions")
+        log.info("channels on: %s", ", ".join(sorted(services.channels)))
+        try:
+            yield
+        finally:
+            following.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await following
+            await stop_scheduler(services)
+            if task:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            if child:
+                services.worker.forward = None
+                await child.stop()
+            for channel in services.channels.values():
+                await channel.stop()
+
+    # The schema maps every route for an attacker: only admins read it (below); no /docs.
+    app = FastAPI(
+        title="replyline",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        dependencies=[Depends(integers_in_range)],
+    )
+    app.state.services = services
+    register_settings_secrets(settings)
+    secret = shared_secret(
+        services.engine, settings.secret_key.get_secret_value() if settings.secret_key else None
+    )
+    register_secret(secret)  # generated and kept in the database: never to be logged either
+    app.state.sessions = Sessions(secret)
+    app.state.visitors = Visitors(secret)
+    window = settings.chat_window_seconds
+    app.state.chat_per_visitor = RateLimit(settings.chat_max_posts_per_visitor, window)
+    app.state.chat_per_address = RateLimit(settings.chat_max_posts_per_address, window)
+    configure_i18n(settings.language, settings.timezone)
+    app.state.templates = Jinja2Templates(directory=[HERE / "templates", REPORT_TEMPLATES])
+    install_i18n(app.state.templates.env)
+    app.state.templates.env.globals["active_incidents"] = partial(
+        crisis_routes.banner_incidents, services.engine
+    )
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    for module in (
+        health,
+        webhooks,
+        chat,
+        console,
+        followups,
+        admin,
+        calendar,
+        reports,
+        crisis_routes,
+    ):
+        app.include_router(module.router)
+    # Reliability (issue 8): /metrics, and the protections around every request.
+    app.include_router(metrics_routes.router)
+    install_protections(app, settings, services)
+    app.add_middleware(LocaleMiddleware)  # outermost: even refusals speak the user's language
+
+    @app.exception_handler(LoginRequired)
+    async def to_login(request: Request, _exc: LoginRequired):
+        return RedirectResponse("/console/login", status_code=303)
+
+    @app.exception_handler(PasswordChangeRequired)
+    async def to_password(request: Request, _exc: PasswordChangeRequired):
+        return RedirectResponse("/console/password", status_code=303)
+
+    @app.get("/openapi.json", include_in_schema=False)
+    def openapi(_admin: Annotated[User, require_role("admin")]) -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    @app.get("/", include_in_schema=False)
+    def index():
+        return RedirectResponse("/chat")
+
+    return app

@@ -1,0 +1,194 @@
+"""Admin pages: console users and their roles, the loaded playbooks (and reloading them after an
+edit), and the effective settings without secrets."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, Response
+from pydantic import SecretStr
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import select
+
+from bot import state
+from bot.review.decisions import ROLE_RANK, audit_action
+from bot.services import load_playbooks
+from bot.web.deps import CurrentLogin, ServicesDep, SessionDep, SessionsDep, require_role
+from bot.web.routes.console import done, page
+from bot.web.security import Sessions, hash_password
+from db.engine import session_scope
+from db.models import User
+from playbooks.yamlfile import PlaybookError
+
+router = APIRouter(prefix="/console")
+Admin = Annotated[User, require_role("admin")]
+
+
+@router.get("/users", response_class=HTMLResponse)
+def users_page(
+    request: Request, session: SessionDep, user: Admin, login: CurrentLogin, sessions: SessionsDep
+) -> HTMLResponse:
+    users = session.exec(select(User).order_by(User.username)).all()
+    return page(request, "users.html", user, login, sessions, users=users, roles=list(ROLE_RANK))
+
+
+def _save_user(services, admin: User, change) -> None:
+    try:
+        with session_scope(services.engine) as session:
+            change(session)
+    except IntegrityError as error:
+        raise HTTPException(409, "that username or chat id is taken") from error
+
+
+@router.post("/users")
+async def add_user(
+    request: Request,
+    services: ServicesDep,
+    user: Admin,
+    username: Annotated[str, Form(max_length=64)],
+    password: Annotated[str, Form()],
+    role: Annotated[str, Form()] = "agent",
+) -> Response:
+    username = username.strip()
+    if not username or role not in ROLE_RANK or len(password) < 8:
+        raise HTTPException(422, "a username, a role and a password of 8+ characters, please")
+    hashed = await run_in_threadpool(hash_password, password)
+
+    def change(session):
+        session.add(User(username=username, password_hash=hashed, role=role))
+        audit_action(session, user, "console", "user_add", after=f"{username} ({role})")
+
+    await run_in_threadpool(_save_user, services, user, change)
+    return done(request)
+
+
+@router.post("/users/{user_id}")
+async def change_user(
+    request: Request,
+    user_id: int,
+    services: ServicesDep,
+    user: Admin,
+    role: Annotated[str, Form()] = "",
+    active: Annotated[str, Form()] = "",
+    password: Annotated[str, Form()] = "",
+) -> Response:
+    """Change a role, deactivate or reactivate, or set a new password (never logged)."""
+    if role and role not in ROLE_RANK:
+        raise HTTPException(422, f"role must be one of {', '.join(ROLE_RANK)}")
+    if password and len(password) < 8:
+        raise HTTPException(422, "a password needs at least 8 characters")
+    if user_id == user.id and (active == "no" or (role and role != "admin")):
+        raise HTTPException(409, "you cannot demote or deactivate yourself")
+    hashed = await run_in_threadpool(hash_password, password) if password else None
+
+    def change(session):
+        target = session.get(User, user_id)
+        if target is None:
+            raise HTTPException(404, f"user {user_id} does not exist")
+        before = f"{target.role}, {'active' if target.active else 'inactive'}"
+        before_role = target.role
+        if role:
+            target.role = role
+        if active in ("yes", "no"):
+            target.active = active == "yes"
+        if hashed:
+            target.password_hash = hashed
+        session.add(target)
+        if hashed or (role and role != before_role) or not target.active:
+            Sessions.end_all(session, target.id)  # the old rights end with the old sessions
+        after = f"{target.role}, {'active' if target.active else 'inactive'}"
+        audit_action(session, user, "console", "user_change", before=f"{target.username}: "
+                     f"{before}", after=after + (", new password" if hashed else ""))  # fmt: skip
+
+    await run_in_threadpool(_save_user, services, user, change)
+    return done(request)
+
+
+@router.post("/users/{user_id}/sessions/end")
+async def end_user_sessions(
+    request: Request, user_id: int, services: ServicesDep, user: Admin
+) -> Response:
+    """Sign one user out everywhere (a lost laptop, a leaving colleague)."""
+
+    def change(session):
+        target = session.get(User, user_id)
+        if target is None:
+            raise HTTPException(404, f"user {user_id} does not exist")
+        ended = Sessions.end_all(session, target.id)
+        audit_action(session, user, "console", "sessions_end", after=f"{target.username}: "
+                     f"{ended} session(s)")  # fmt: skip
+
+    await run_in_threadpool(_save_user, services, user, change)
+    return done(request)
+
+
+@router.post("/sessions/end")
+async def end_all_sessions(request: Request, services: ServicesDep, user: Admin) -> Response:
+    """Sign everyone out everywhere, this admin included (a leaked secret, a shared laptop)."""
+
+    def change(session):
+        ended = Sessions.end_all(session)
+        audit_action(session, user, "console", "sessions_end", after=f"everyone: {ended}")
+
+    await run_in_threadpool(_save_user, services, user, change)
+    return done(request)
+
+
+@router.get("/playbooks", response_class=HTMLResponse)
+def playbooks_page(
+    request: Request, services: ServicesDep, user: Admin, login: CurrentLogin, sessions: SessionsDep
+) -> HTMLResponse:
+    return page(request, "playbooks.html", user, login, sessions,
+                playbooks=services.pipeline.playbooks, error=None)  # fmt: skip
+
+
+@router.post("/playbooks/reload", response_class=HTMLResponse)
+async def reload_playbooks(
+    request: Request,
+    services: ServicesDep,
+    user: Admin,
+    login: CurrentLogin,
+    sessions: SessionsDep,
+) -> HTMLResponse:
+    """Read the playbook folder again; a broken file leaves the running playbooks in place.
+    Every other process (the pipeline child, other servers, workers) reloads it within
+    about a second: the reload bumps the playbooks' state version (bot/state.py)."""
+    try:
+        fresh = await run_in_threadpool(load_playbooks, services.settings)
+        await run_in_threadpool(services.reload_playbooks, fresh)
+    except PlaybookError as error:
+        return page(request, "playbooks.html", user, login, sessions, status=422,
+                    playbooks=services.pipeline.playbooks, error=str(error))  # fmt: skip
+    with session_scope(services.engine) as session:
+        audit_action(session, user, "console", "playbooks_reload", after=str(fresh.directory))
+        state.bump(session, state.PLAYBOOKS)
+        session.flush()
+        services.versions.saw(state.PLAYBOOKS, session)
+    return page(request, "playbooks.html", user, login, sessions, playbooks=fresh,
+                error=None, reloaded=True)  # fmt: skip
+
+
+@router.get("/settings", response_class=HTMLResponse)
+def settings_page(
+    request: Request, services: ServicesDep, user: Admin, login: CurrentLogin, sessions: SessionsDep
+) -> HTMLResponse:
+    """Effective settings; secrets show only whether they are set."""
+    rows = []
+    for name, value in services.settings.model_dump().items():
+        if isinstance(value, SecretStr) or "secret" in name or "token" in name:
+            shown = "(set)" if value else "(not set)"
+        elif "url" in name and isinstance(value, str) and "@" in value:
+            shown = _hide_password(value)
+        else:
+            shown = "" if value is None else str(value)
+        rows.append((name, shown))
+    return page(request, "settings.html", user, login, sessions, rows=rows)
+
+
+def _hide_password(url: str) -> str:
+    scheme, _, rest = url.partition("://")
+    credentials, _, host = rest.rpartition("@")
+    username = credentials.split(":", 1)[0]
+    return f"{scheme}://{username}:***@{host}" if ":" in credentials else url

@@ -1,0 +1,231 @@
+"""The console's content calendar: a week or month of posts with their stage goals, forms to
+add, approve and cancel posts, and the public /media/ images posts carry."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+
+from bot.calendar import posts
+from bot.calendar.media import MAX_BYTES, ImageRejected, image_path, save_image
+from bot.calendar.publish import grace_of, sync_job
+from bot.repeat import LAST_MONTH_DAY, RepeatError, describe, from_form, words
+from bot.review.decisions import has_role
+from bot.web.deps import CurrentLogin, CurrentUser, ServicesDep, SessionDep, SessionsDep
+from bot.web.routes.console import render
+from db.engine import session_scope
+from nlp.types import STAGES
+
+router = APIRouter()
+VIEWS = ("week", "month")
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+def _period(view: str, day: date) -> tuple[date, date]:
+    """The first and last day shown: a Monday-to-Sunday week, or the weeks covering a month."""
+    if view == "week":
+        first = day - timedelta(days=day.weekday())
+        return first, first + timedelta(days=6)
+    first_of_month = day.replace(day=1)
+    next_month = (first_of_month + timedelta(days=32)).replace(day=1)
+    first = first_of_month - timedelta(days=first_of_month.weekday())
+    last = next_month - timedelta(days=1)
+    return first, last + timedelta(days=6 - last.weekday())
+
+
+def _shift(view: str, day: date, step: int) -> date:
+    if view == "week":
+        return day + timedelta(days=7 * step)
+    month = day.month - 1 + step
+    return date(day.year + month // 12, month % 12 + 1, 1)
+
+
+def _today(services) -> date:
+    return datetime.now(posts.zone(services.settings.timezone)).date()
+
+
+def _calendar_context(session, services, user, login, sessions, view, day, **extra) -> dict:
+    tz = posts.zone(services.settings.timezone)
+    first, last = _period(view, day)
+    start = datetime.combine(first, time(), tz)
+    end = datetime.combine(last + timedelta(days=1), time(), tz)
+    by_day: dict[date, list] = {}
+    for item in posts.calendar(session, start, end):
+        by_day.setdefault(item.at.astimezone(tz).date(), []).append(item)
+    days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+    return {
+        "user": user,
+        "csrf": sessions.csrf_token(login),
+        "view": view,
+        "day": day,
+        "weeks": [days[i : i + 7] for i in range(0, len(days), 7)],
+        "by_day": by_day,
+        "tz": tz,
+        "today": _today(services),
+        "prev": _shift(view, day, -1),
+        "next": _shift(view, day, 1),
+        "stages": STAGES,
+        "can_approve": has_role(user, "supervisor"),
+        "can_write_cron": has_role(user, "admin"),
+        "repeat_words": describe,
+        "weekdays": WEEKDAYS,
+        "last_month_day": LAST_MONTH_DAY,
+        "error": None,
+        "form": {},
+        **extra,
+    }
+
+
+@router.get("/console/calendar", response_class=HTMLResponse)
+def calendar_page(
+    request: Request,
+    session: SessionDep,
+    services: ServicesDep,
+    user: CurrentUser,
+    login: CurrentLogin,
+    sessions: SessionsDep,
+    view: str = "week",
+    day: str | None = None,
+) -> HTMLResponse:
+    if view not in VIEWS:
+        raise HTTPException(422, "view must be week or month")
+    try:
+        shown = date.fromisoformat(day) if day else _today(services)
+    except ValueError as error:
+        raise HTTPException(422, "day must look like 2026-12-01") from error
+    context = _calendar_context(session, services, user, login, sessions, view, shown)
+    return render(request, "calendar.html", **context)
+
+
+@router.post("/console/posts")
+async def add_post(
+    request: Request,
+    session: SessionDep,
+    services: ServicesDep,
+    user: CurrentUser,
+    login: CurrentLogin,
+    sessions: SessionsDep,
+    text: Annotated[str, Form()] = "",
+    target: Annotated[str, Form()] = "",
+    day: Annotated[str, Form()] = "",
+    at: Annotated[str, Form()] = "",
+    every: Annotated[str, Form(max_length=16)] = "",
+    every_weekday: Annotated[str, Form(max_length=8)] = "",
+    every_day: Annotated[str, Form(max_length=8)] = "",
+    repeat: Annotated[str, Form(max_length=200)] = "",
+    stage_goal: Annotated[str, Form()] = "",
+    image_url: Annotated[str, Form()] = "",
+    image: Annotated[UploadFile | None, File()] = None,
+) -> Response:
+    settings = services.settings
+    form = {"text": text, "target": target, "day": day, "at": at, "repeat": repeat}
+    form |= {"every": every, "every_weekday": every_weekday, "every_day": every_day}
+    form |= {"stage_goal": stage_goal, "image_url": image_url}
+    upload = await image.read(MAX_BYTES + 1) if image is not None and image.filename else b""
+
+    def create():
+        stored = None
+        if upload:
+            try:
+                stored = save_image(settings.media_dir, upload)
+            except ImageRejected as error:
+                raise posts.PostError(str(error)) from error
+        elif image_url.strip():
+            stored = posts.check_image_url(image_url)
+        when = posts.parse_local(f"{day} {at}", settings.timezone)
+        try:
+            chosen = from_form(
+                every,
+                at,
+                every_weekday,
+                every_day,
+                start=when.astimezone(posts.zone(settings.timezone)).date(),
+            )
+        except RepeatError as error:
+            raise posts.PostError(str(error)) from error
+        cron = posts.repeat_rule(user, chosen, repeat)
+        with session_scope(services.engine) as db:
+            return posts.create_post(
+                db,
+                user,
+                text=text,
+                target=target,
+                when=when,
+                cron=cron,
+                stage_goal=stage_goal,
+                image=stored,
+                timezone=settings.timezone,
+            )
+
+    try:
+        post = await run_in_threadpool(create)
+    except posts.PostError as error:
+        try:
+            shown = date.fromisoformat(day)
+        except ValueError:
+            shown = _today(services)
+        form["chosen_repeat"] = _chosen_words(every, at, every_weekday, every_day, shown)
+        context = _calendar_context(
+            session, services, user, login, sessions, "week", shown, error=str(error), form=form
+        )
+        return render(request, "calendar.html", status=error.status, **context)
+    local_day = post.scheduled_at.astimezone(posts.zone(settings.timezone)).date()
+    return RedirectResponse(f"/console/calendar?view=week&day={local_day}", status_code=303)
+
+
+def _chosen_words(every, at, weekday, day, start: date) -> str:
+    """The repeat picked in a form that came back with an error, in words ("" if none)."""
+    try:
+        chosen = from_form(every, at, weekday, day, start=start)
+    except RepeatError:
+        return ""
+    return words(chosen) if chosen else ""
+
+
+async def _decide(services, fn, post_id: int, user, **kwargs) -> str:
+    def run():
+        with session_scope(services.engine) as db:
+            post = fn(db, post_id, user, **kwargs)
+        sync_job(services.scheduler, post, grace_of(services.settings))
+        return post
+
+    try:
+        post = await run_in_threadpool(run)
+    except posts.PostError as error:
+        raise HTTPException(error.status, str(error)) from error
+    local_day = post.scheduled_at.astimezone(posts.zone(services.settings.timezone)).date()
+    return f"/console/calendar?view=week&day={local_day}"
+
+
+@router.post("/console/posts/{post_id}/approve")
+async def approve_post(
+    post_id: int,
+    services: ServicesDep,
+    user: CurrentUser,
+) -> Response:
+    grace = grace_of(services.settings)
+    to = await _decide(services, posts.approve_post, post_id, user, grace=grace)
+    return RedirectResponse(to, status_code=303)
+
+
+@router.post("/console/posts/{post_id}/cancel")
+async def cancel_post(
+    post_id: int,
+    services: ServicesDep,
+    user: CurrentUser,
+    reason: Annotated[str, Form()] = "",
+) -> Response:
+    to = await _decide(services, posts.cancel_post, post_id, user, reason=reason)
+    return RedirectResponse(to, status_code=303)
+
+
+@router.get("/media/{name}", include_in_schema=False)
+def media(name: str, services: ServicesDep) -> FileResponse:
+    path = image_path(services.settings.media_dir, name)
+    if path is None:
+        raise HTTPException(404, "no such image")
+    return FileResponse(path, headers={"Cache-Control": "public, max-age=86400"})
