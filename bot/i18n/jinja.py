@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
-from jinja2 import Environment
+from functools import wraps
+
+from jinja2 import Environment, pass_context
 
 from bot.i18n import catalog, labels, locale, times
+
+
+def _at_render(helper):
+    """Jinja folds a filter on a constant ({{ "crisis"|flag_label }}) once, at compile time, in
+    whatever language was current then; a filter taking the context is left to render."""
+
+    @pass_context
+    @wraps(helper)
+    def call(_context, *args, **kwargs):
+        return helper(*args, **kwargs)
+
+    return call
 
 
 def install(env: Environment) -> Environment:
@@ -31,6 +45,7 @@ def install(env: Environment) -> Environment:
         channel_label=labels.channel_label,
         flag_label=labels.flag_label,
     )
+    helpers = {name: _at_render(helper) for name, helper in helpers.items()}
     env.filters.update(helpers)  # {{ m.stage | stage_label }}
     env.globals.update(helpers)  # or {{ stage_label(m.stage) }}
     env.globals.update(

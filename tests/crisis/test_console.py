@@ -94,7 +94,7 @@ def test_an_incident_page_explains_and_escapes_customer_text(agent, services):
     assert "reads as a legal threat" in html and "提告" in html
     assert '<img src=x onerror="alert(1)">' not in html
     assert "&lt;img src=x" in html
-    assert "crisis/legal" in html and "needs supervisor" in html
+    assert "crisis/legal" in html and "Supervisor needed" in html
     assert "A supervisor acknowledges and resolves incidents." in html  # an agent cannot
     assert agent.get("/console/incidents/999").status_code == 404
     assert agent.get("/console/incidents/abc").status_code == 422

@@ -86,3 +86,10 @@ def test_the_queue_speaks_the_browsers_language(app):
     assert "Review queue" not in chinese and "Nothing waiting" not in chinese
     english = browser(app, ENGLISH, "mei").get("/console").text
     assert "Review queue" in english and "Nothing waiting" in english and "待審佇列" not in english
+
+
+def test_the_incident_list_speaks_the_browsers_language(app):
+    chinese = browser(app, CHINESE, "mei").get("/console/incidents").text
+    assert "危機事件" in chinese and "目前沒有危機事件" in chinese and "Incidents" not in chinese
+    english = browser(app, ENGLISH, "mei").get("/console/incidents").text
+    assert "No incidents so far" in english and "危機事件" not in english

@@ -219,20 +219,23 @@ def line_push_quota(services) -> str | None:
     if channel is None or not hasattr(channel, "push_quota"):
         return None
     cached = _QUOTA.get(id(channel))
-    if cached and time.monotonic() - cached[0] < QUOTA_SECONDS:
-        return cached[1]
-    try:
-        limit, used = from_thread.run(_ask_quota, channel)
-        if limit is None:
-            text = f"{used} pushes this month, no limit 本月已推播 {used} 則，無上限"
-        else:
-            left = max(limit - used, 0)
-            text = f"{left} of {limit} pushes left this month 本月推播剩 {left} 則"
-    except Exception as error:  # LINE down or refusing: say nothing rather than fail the page
-        log.warning("LINE push quota unavailable: %s", type(error).__name__)
-        text = None
-    _QUOTA[id(channel)] = (time.monotonic(), text)
-    return text
+    if not cached or time.monotonic() - cached[0] >= QUOTA_SECONDS:
+        try:
+            quota = from_thread.run(_ask_quota, channel)
+        except Exception as error:  # LINE down or refusing: say nothing rather than fail the page
+            log.warning("LINE push quota unavailable: %s", type(error).__name__)
+            quota = None
+        cached = _QUOTA[id(channel)] = (time.monotonic(), quota)
+    if cached[1] is None:
+        return None
+    limit, used = cached[1]  # cached as numbers: the words are the reader's language
+    if limit is None:
+        return i18n.gettext("%(used)d pushes this month, no limit") % {"used": used}
+    left = max(limit - used, 0)
+    return i18n.gettext("%(left)d of %(limit)d pushes left this month") % {
+        "left": left,
+        "limit": limit,
+    }
 
 
 def _page_link(filters: QueueFilters, number: int) -> str:
