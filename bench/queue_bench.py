@@ -261,10 +261,10 @@ def run(url: str, pending: int, requests: int) -> None:
 
     upgrade(url)
     settings = Settings(
-        database_url=url,
-        secret_key="queue-bench",
-        worker_enabled=False,
-        crisis_enabled=False,
+        database={"url": url},
+        web={"secret_key": "queue-bench"},
+        pipeline={"worker_enabled": False},
+        crisis={"enabled": False},
         _env_file=None,
     )
     services = Services.build(settings, classifier=lambda: None)

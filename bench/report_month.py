@@ -441,7 +441,7 @@ def main() -> None:
         total = conn.execute(select(func.count()).select_from(Message)).scalar_one()
     print(f"{url.split('://')[0]}: generated {counts} ({total} message rows) in {generated:.1f}s")
 
-    settings = Settings(database_url=url, _env_file=None)
+    settings = Settings(database={"url": url}, _env_file=None)
     period = Period(date(2026, 10, 1), date(2026, 10, 31), TZ)
     numbers, numbers_took = timed(build_report, engine, settings, period, charts=False)
     report, full_took = timed(build_report, engine, settings, period)

@@ -22,7 +22,7 @@ STANDING: tuple[Callable[[Services], None], ...] = (
 
 async def start_scheduler(services: Services) -> bool:
     """Start competing to run jobs; False when the scheduler is switched off."""
-    if not services.settings.scheduler_enabled:
+    if not services.settings.calendar.scheduler_enabled:
         return False
     await services.scheduler.start()
     for install in STANDING:
@@ -34,7 +34,7 @@ async def open_job_table(services: Services) -> bool:
     """For a process that leaves running jobs to others (serve's pipeline child): open the
     shared job table so what happens here can still be timed there, e.g. the alert timer of
     an incident this process opens. False when the scheduler is switched off."""
-    if not services.settings.scheduler_enabled:
+    if not services.settings.calendar.scheduler_enabled:
         return False
     await services.scheduler.start(lead=False)
     crisis.install(services)

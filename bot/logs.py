@@ -11,7 +11,7 @@ import re
 import sys
 from typing import IO
 
-from pydantic import SecretStr
+from pydantic import BaseModel, SecretStr
 
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 
@@ -59,15 +59,23 @@ def register_secret(*values: str | SecretStr | None) -> None:
 
 
 def register_settings_secrets(settings) -> None:
-    """Every SecretStr setting (bot tokens, channel secrets, the secret key...) and the
-    password in the database URL."""
-    for name in type(settings).model_fields:
-        value = getattr(settings, name, None)
+    """Every SecretStr setting in any group (bot tokens, channel secrets, the secret key...) and
+    the password in the database URL."""
+    for value in _setting_values(settings):
         if isinstance(value, SecretStr):
             register_secret(value)
-    match = re.search(r"://[^/:@]+:([^@/]+)@", getattr(settings, "database_url", "") or "")
+    match = re.search(r"://[^/:@]+:([^@/]+)@", settings.database.url or "")
     if match:
         register_secret(match.group(1))
+
+
+def _setting_values(model: BaseModel):
+    for name in type(model).model_fields:
+        value = getattr(model, name, None)
+        if isinstance(value, BaseModel):
+            yield from _setting_values(value)
+        else:
+            yield value
 
 
 def redact(text: str) -> str:

@@ -47,7 +47,7 @@ class Services:
     def build(
         cls, settings: Settings, classifier: Callable[[], Classifier] | None = None
     ) -> Services:
-        engine = make_engine(settings.database_url)
+        engine = make_engine(settings.database.url)
         versions = StateVersions(engine)
         versions.watch(state.PLAYBOOKS, lambda: services.reload_playbooks())  # before loading
         channels = build_channels(settings)
@@ -56,36 +56,49 @@ class Services:
             classifier=classifier or model_classifier(settings),
             playbooks=load_playbooks(settings),
             brand=settings.brand_name,
-            auto_send=settings.auto_send,
-            auto_send_min_confidence=settings.auto_send_min_confidence,
-            acknowledge=settings.acknowledge_automatically,
-            max_attempts=settings.message_max_attempts,
-            retry_seconds=settings.message_retry_seconds,
-            model_thread=ModelThread(0 if settings.worker_process else settings.worker_nice),
+            auto_send=settings.replies.auto_send,
+            auto_send_min_confidence=settings.replies.auto_send_min_confidence,
+            acknowledge=settings.replies.acknowledge_automatically,
+            max_attempts=settings.pipeline.message_max_attempts,
+            retry_seconds=settings.pipeline.message_retry_seconds,
+            model_thread=ModelThread(
+                0 if settings.pipeline.worker_process else settings.pipeline.worker_nice
+            ),
             names_later=frozenset(n for n, c in channels.items() if c.names_later),
         )
         monitor = None
-        if settings.crisis_enabled:
+        if settings.crisis.enabled:
             monitor = CrisisMonitor.build(settings, engine, pipeline)
             monitor.channels = channels
             pipeline.hooks.append(monitor)
 
-        outbox = Outbox(engine, channels, lease_seconds=settings.send_lease_seconds)
-        worker = Worker(pipeline, outbox, settings.worker_batch_size, settings.worker_poll_seconds)
+        outbox = Outbox(engine, channels, lease_seconds=settings.pipeline.send_lease_seconds)
+        worker = Worker(
+            pipeline,
+            outbox,
+            settings.pipeline.worker_batch_size,
+            settings.pipeline.worker_poll_seconds,
+        )
         if monitor is not None:  # an incident opened in a round is alerted in that round
             worker.jobs.append(monitor.send_opened)
         worker.jobs.append(partial(asyncio.to_thread, redraft_corrected, pipeline))
         worker.refresh = versions.check  # what another process changed, before each round
-        staff = staff_review(engine, channels, settings.telegram_staff_chat_id)
+        staff = staff_review(engine, channels, settings.telegram.staff_chat_id)
         if staff:  # pending drafts are also reviewed from the Telegram staff chat
             worker.jobs.append(staff.run_once)
-        notices = NoticePusher(engine, channels, settings.staff_recipients, settings.console_url)
+        notices = NoticePusher(
+            engine, channels, settings.replies.staff_notify, settings.web.console_url
+        )
         worker.jobs.append(notices.push_due)
-        worker.gather_seconds = settings.worker_gather_seconds
-        if settings.retention_days:
-            worker.housekeeping = partial(purge_expired_text, engine, settings.retention_days)
-            worker.housekeeping_seconds = settings.housekeeping_seconds
-        scheduler = Scheduler(settings.database_url, retry_seconds=settings.scheduler_retry_seconds)
+        worker.gather_seconds = settings.pipeline.worker_gather_seconds
+        if settings.privacy.retention_days:
+            worker.housekeeping = partial(
+                purge_expired_text, engine, settings.privacy.retention_days
+            )
+            worker.housekeeping_seconds = settings.privacy.housekeeping_seconds
+        scheduler = Scheduler(
+            settings.database.url, retry_seconds=settings.calendar.scheduler_retry_seconds
+        )
         services = cls(settings, engine, channels, pipeline, outbox, worker, scheduler, versions)
         scheduler.context = services
         return services
@@ -109,7 +122,7 @@ class Services:
 def load_playbooks(settings: Settings) -> Playbooks:
     """The brand's playbook folder (or the defaults), with FAQ search on the shared encoder."""
     return Playbooks.load(
-        settings.playbook_dir, embed=encoder_embed(settings), timezone=settings.timezone
+        settings.replies.playbook_dir, embed=encoder_embed(settings.nlp), timezone=settings.timezone
     )
 
 
@@ -120,12 +133,11 @@ def model_classifier(settings: Settings) -> Callable[[], Classifier]:
 
     @cache
     def load() -> Classifier:
-        if ":" in settings.classifier:
-            module, _, name = settings.classifier.partition(":")
+        if ":" in settings.pipeline.classifier:
+            module, _, name = settings.pipeline.classifier.partition(":")
             return getattr(importlib.import_module(module), name)()
         from nlp.classifier import load_classifier
 
-        model_dir = str(settings.model_dir) if settings.model_dir else None
-        return load_classifier(model_dir=model_dir, encoder=settings.encoder)
+        return load_classifier(settings=settings.nlp)
 
     return load

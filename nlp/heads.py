@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from nlp.settings import NlpSettings
+
 PACKAGE_HEADS_DIR = Path(__file__).resolve().parent / "heads"
 HEAD_NAMES = ("type", "subtype", "sentiment", "suggestion")
 
@@ -116,8 +118,8 @@ def _atomic_write(path: Path, writer) -> None:
 
 def heads_dir() -> Path:
     """Where trained heads are written: REPLYLINE_HEADS_DIR, else the package's nlp/heads."""
-    env = os.environ.get("REPLYLINE_HEADS_DIR")
-    return Path(env).expanduser() if env else PACKAGE_HEADS_DIR
+    configured = NlpSettings.from_env().heads_dir
+    return configured.expanduser() if configured else PACKAGE_HEADS_DIR
 
 
 def find_heads(encoder: str, directory: str | Path | None = None) -> Path | None:
@@ -125,9 +127,9 @@ def find_heads(encoder: str, directory: str | Path | None = None) -> Path | None
     candidates = []
     if directory:
         candidates.append(Path(directory))
-    env = os.environ.get("REPLYLINE_HEADS_DIR")
-    if env:
-        candidates.append(Path(env).expanduser())
+    configured = NlpSettings.from_env().heads_dir
+    if configured:
+        candidates.append(configured.expanduser())
     candidates.append(PACKAGE_HEADS_DIR)
     for d in candidates:
         p = d / f"{encoder}.npz"

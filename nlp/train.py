@@ -61,9 +61,11 @@ DEFAULTS: dict[str, Any] = {
 
 
 def cache_dir() -> Path:
-    env = os.environ.get("REPLYLINE_CACHE_DIR")
-    if env:
-        return Path(env).expanduser()
+    from nlp.settings import NlpSettings
+
+    configured = NlpSettings.from_env().cache_dir
+    if configured:
+        return configured.expanduser()
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "replyline" / "embeddings"
 

@@ -20,6 +20,7 @@ from playbooks.brand import LANGUAGES, FaqSettings
 from playbooks.yamlfile import Mapping, PlaybookError, Reader, Sequence, load
 
 if TYPE_CHECKING:
+    from nlp.settings import NlpSettings
     from nlp.types import Classification
 
 log = logging.getLogger(__name__)
@@ -308,18 +309,19 @@ def _language_conflicts(entry: FaqEntry) -> list[FaqFinding]:
     ]
 
 
-def encoder_embed(settings_like=None) -> Embed:
-    """FAQ search with the classifier's encoder (one shared instance per process)."""
+def encoder_embed(settings: NlpSettings | None = None) -> Embed:
+    """FAQ search with the classifier's encoder (one shared instance per process); unset
+    settings are read from the environment."""
 
     from nlp.encoder import configured_name
 
     def embed(texts: list[str], prefix: str) -> np.ndarray:
         from nlp.encoder import get_encoder
 
-        return get_encoder(settings_like).embed(texts, prefix=prefix)
+        return get_encoder(settings).embed(texts, prefix=prefix)
 
     # whose classifications' vectors are reusable: an attribute the FAQ index reads
-    embed.model = configured_name(settings_like)  # type: ignore[attr-defined]
+    embed.model = configured_name(settings)  # type: ignore[attr-defined]
     return embed
 
 

@@ -68,7 +68,9 @@ def engine(database_url):
 
 @pytest.fixture
 def settings(database_url) -> Settings:
-    return Settings(database_url=database_url, secret_key="test-secret-key", _env_file=None)
+    return Settings(
+        database={"url": database_url}, web={"secret_key": "test-secret-key"}, _env_file=None
+    )
 
 
 @pytest.fixture

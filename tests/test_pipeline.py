@@ -37,7 +37,7 @@ def test_a_message_is_classified_staged_and_drafted(services):
 
 
 def test_a_crash_between_stored_and_drafted_finishes_exactly_once(settings, classifier):
-    settings = settings.model_copy(update={"message_retry_seconds": 0})  # retry at once
+    settings = settings.updated(pipeline={"message_retry_seconds": 0})  # retry at once
     first = Services.build(settings, classifier=lambda: classifier)
     store_events(first.engine, [ev("1", "complaint: my order is late")])
 
@@ -163,7 +163,7 @@ def test_automatic_sending_is_off_by_default(services):
 
 
 def test_automatic_sending_when_enabled_sends_and_audits(settings, classifier):
-    settings.auto_send = True
+    settings.replies.auto_send = True
     services = Services.build(settings, classifier=lambda: classifier)
     store_events(
         services.engine,

@@ -63,7 +63,7 @@ def test_a_reload_takes_the_whole_playbook_folder_with_the_crisis_playbook(servi
     before = services.crisis.holding.drafts(None, "en", "Mei", "brand")
     assert not any("[brand holding]" in d.text for d in before)
 
-    services.settings.playbook_dir = folder
+    services.settings.replies.playbook_dir = folder
     services.reload_playbooks()
     after = services.crisis.holding.drafts(None, "en", "Mei", "brand")
     assert [d.text for d in after] == ["We hear you, Mei. [brand holding]"]

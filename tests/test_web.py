@@ -15,7 +15,7 @@ from db.models import AuditLog, Draft, Message, User
 
 @pytest.fixture
 def app(services, settings):
-    settings.worker_enabled = False  # tests drive the worker explicitly
+    settings.pipeline.worker_enabled = False  # tests drive the worker explicitly
     with session_scope(services.engine) as session:
         session.add(
             User(username="mei", password_hash=hash_password("correct horse"), role="agent")

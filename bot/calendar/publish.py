@@ -36,7 +36,7 @@ def job_id(post_id: int) -> str:
 
 
 def grace_of(settings) -> timedelta:
-    return timedelta(minutes=settings.post_grace_minutes)
+    return timedelta(minutes=settings.calendar.post_grace_minutes)
 
 
 def schedule(scheduler: Scheduler, post: Post, grace: timedelta) -> None:
@@ -68,7 +68,7 @@ def public_image_url(settings, image: str | None) -> str | None:
         return None
     if image.startswith(("https://", "http://")):
         return image
-    return f"{settings.base_url}/media/{image}"
+    return f"{settings.web.base_url}/media/{image}"
 
 
 # -- the job --------------------------------------------------------------------------------

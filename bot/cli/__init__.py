@@ -46,14 +46,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from bot.config import SettingsError, get_settings
     from bot.logs import setup_logging_from_settings  # redacting, optionally JSON (bot/logs.py)
 
     setup_logging_from_settings(logging.DEBUG if args.verbose else logging.INFO)
     from playbooks.yamlfile import PlaybookError
 
     try:
+        if getattr(args, "as_user", "") is None:  # --as not given: REPLYLINE_USER
+            args.as_user = get_settings().cli_user
         return int(args.func(args) or 0)
-    except (CommandError, PlaybookError) as error:  # a bad playbook file stops start-up here
+    except (CommandError, PlaybookError, SettingsError) as error:  # bad files or settings
         print(f"replyline: {error}", file=sys.stderr)
         return 2
 

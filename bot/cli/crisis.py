@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 
 from bot.cli import CommandError
 from bot.config import get_settings
@@ -37,7 +36,7 @@ def register(subparsers) -> None:
         p.add_argument(
             "--as",
             dest="as_user",
-            default=os.environ.get("REPLYLINE_USER"),
+            default=None,
             help="supervisor taking the step (default REPLYLINE_USER)",
         )
         p.add_argument("--note", default="", required=name != "ack", help="what to record")

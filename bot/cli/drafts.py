@@ -5,7 +5,6 @@ REPLYLINE_USER)."""
 from __future__ import annotations
 
 import json
-import os
 
 from bot.cli import CommandError
 from bot.config import get_settings
@@ -27,7 +26,7 @@ def register(subparsers) -> None:
         p.add_argument(
             "--as",
             dest="as_user",
-            default=os.environ.get("REPLYLINE_USER"),
+            default=None,
             help="console user making the decision (default REPLYLINE_USER)",
         )
         if name == "approve":
@@ -46,7 +45,7 @@ def register(subparsers) -> None:
         p.add_argument(
             "--as",
             dest="as_user",
-            default=os.environ.get("REPLYLINE_USER"),
+            default=None,
             help="console user making the decision (default REPLYLINE_USER)",
         )
         if name == "reply":

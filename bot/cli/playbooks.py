@@ -35,8 +35,8 @@ def _load(directory: Path | None, with_encoder: bool):
     settings = get_settings()
     try:
         return Playbooks.load(
-            directory or settings.playbook_dir,
-            embed=encoder_embed(settings) if with_encoder else None,
+            directory or settings.replies.playbook_dir,
+            embed=encoder_embed(settings.nlp) if with_encoder else None,
             timezone=settings.timezone,
         )
     except PlaybookError as error:

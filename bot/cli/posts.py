@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -72,7 +71,7 @@ def _as_user(parser) -> None:
     parser.add_argument(
         "--as",
         dest="as_user",
-        default=os.environ.get("REPLYLINE_USER"),
+        default=None,
         help="console user acting (default REPLYLINE_USER)",
     )
 
@@ -92,10 +91,10 @@ def _run(args, action):
     if not args.as_user:
         raise CommandError("say who acts: --as USERNAME (or set REPLYLINE_USER)")
     settings = get_settings()
-    if settings.is_sqlite:
-        upgrade(settings.database_url)
+    if settings.database.is_sqlite:
+        upgrade(settings.database.url)
     try:
-        with session_scope(make_engine(settings.database_url)) as session:
+        with session_scope(make_engine(settings.database.url)) as session:
             user = session.exec(select(User).where(User.username == args.as_user)).first()
             if user is None or not user.active:
                 raise CommandError(f"no active console user named {args.as_user!r}")
@@ -104,7 +103,7 @@ def _run(args, action):
         raise CommandError(str(error)) from error
 
     async def sync() -> None:
-        async with job_table(settings.database_url) as table:
+        async with job_table(settings.database.url) as table:
             sync_job(table, post, grace_of(settings))
 
     asyncio.run(sync())
@@ -133,7 +132,7 @@ def cmd_add(args) -> int:
             if not path.is_file():
                 raise PostError(f"{path} is not a file")
             try:
-                image = save_image(settings.media_dir, path.read_bytes())
+                image = save_image(settings.calendar.media_dir, path.read_bytes())
             except ImageRejected as error:
                 raise PostError(str(error)) from error
         when = parse_local(args.at, settings.timezone)
@@ -214,7 +213,7 @@ def cmd_list(args) -> int:
     from db.types import utcnow
 
     settings = get_settings()
-    with Session(make_engine(settings.database_url)) as session:
+    with Session(make_engine(settings.database.url)) as session:
         query = select(Post).order_by(Post.scheduled_at, Post.id).limit(args.limit)
         if args.status:
             query = query.where(Post.status == args.status)

@@ -4,7 +4,6 @@ retention period (Taiwan PDPA). Export and erase are done as an admin named by -
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -24,7 +23,7 @@ def register(subparsers) -> None:
         p.add_argument(
             "--as",
             dest="as_user",
-            default=os.environ.get("REPLYLINE_USER"),
+            default=None,
             help="admin doing this, for the audit log (default REPLYLINE_USER)",
         )
         if name == "export":

@@ -28,14 +28,14 @@ def cmd_report(args) -> int:
     from db.migrate import upgrade
 
     settings = get_settings()
-    if settings.is_sqlite:
-        upgrade(settings.database_url)
+    if settings.database.is_sqlite:
+        upgrade(settings.database.url)
     try:
         period = Period.parse(args.first, args.last, zone(settings.timezone))
     except PeriodError as error:
         raise CommandError(str(error)) from error
     started = time.perf_counter()
-    report = build_report(make_engine(settings.database_url), settings, period)
+    report = build_report(make_engine(settings.database.url), settings, period)
     html, data = write_report(report, args.out)
     took = time.perf_counter() - started
     print(f"wrote {html} and {data} in {took:.1f}s")

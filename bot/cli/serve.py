@@ -52,21 +52,21 @@ def cmd_serve(args) -> int:
 
     settings = get_settings()
     if args.host:
-        settings.host = args.host
+        settings.web.host = args.host
     if args.port:
-        settings.port = args.port
-    if settings.worker_process is None:  # a busy inbox must not wait for the model
-        settings.worker_process = True
-    if settings.is_sqlite:
-        upgrade(settings.database_url)
+        settings.web.port = args.port
+    if settings.pipeline.worker_process is None:  # a busy inbox must not wait for the model
+        settings.pipeline.worker_process = True
+    if settings.database.is_sqlite:
+        upgrade(settings.database.url)
     app = create_app(settings)
     _print_welcome(app.state.services, settings)
     heap.enable()
     heap.settle()  # what the app loaded lives as long as the process (bot/heap.py)
     uvicorn.run(
         app,
-        host=settings.host,
-        port=settings.port,
+        host=settings.web.host,
+        port=settings.web.port,
         log_level="info",
         log_config=None,  # keep bot/logs.py's redacting handler for uvicorn's records too
         access_log=False,
@@ -86,7 +86,10 @@ def _print_welcome(services, settings) -> None:
 
     with Session(services.engine) as session:
         has_users = session.exec(select(User.id).limit(1)).first() is not None
-    lines = [f"replyline console: {settings.console_url}", f"web chat: {settings.base_url}/chat"]
+    lines = [
+        f"replyline console: {settings.web.console_url}",
+        f"web chat: {settings.web.base_url}/chat",
+    ]
     created = False
     if not has_users:
         password = secrets.token_urlsafe(12)
@@ -120,11 +123,11 @@ def cmd_worker(args) -> int:
     from bot.services import Services
 
     settings = get_settings()
-    if args.wake_fd is not None and settings.worker_nice:
+    if args.wake_fd is not None and settings.pipeline.worker_nice:
         # serve's child: the whole pipeline yields to the web process, which answers webhooks
         # (holding SQLite's write lock at a low priority while starved is what a thread's
         # priority alone would risk)
-        os.nice(settings.worker_nice)
+        os.nice(settings.pipeline.worker_nice)
     heap.enable()  # the worker settles after its first round (bot/pipeline/worker.py)
     services = Services.build(settings)
     with contextlib.suppress(KeyboardInterrupt):

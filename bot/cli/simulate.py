@@ -76,7 +76,7 @@ def cmd_simulate(args) -> int:
             print(f"{args.file}:{number}: skipped: {error}", file=sys.stderr)
 
     settings = get_settings()
-    upgrade(settings.database_url)
+    upgrade(settings.database.url)
     services = Services.build(settings)
     stored = store_events(services.engine, events)
     asyncio.run(services.worker.run_until_idle())

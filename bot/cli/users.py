@@ -41,10 +41,10 @@ def cmd_user_add(args) -> int:
     if len(password) < 8:
         raise CommandError("the password needs at least 8 characters")
     settings = get_settings()
-    if settings.is_sqlite:
-        upgrade(settings.database_url)
+    if settings.database.is_sqlite:
+        upgrade(settings.database.url)
     try:
-        with session_scope(make_engine(settings.database_url)) as session:
+        with session_scope(make_engine(settings.database.url)) as session:
             session.add(
                 User(
                     username=args.name,

@@ -6,10 +6,11 @@ so it survives a restart and runs in whichever process leads the scheduler. The 
 records each round, claimed under a row lock, so no incident ever sends more than one round per
 interval (counted from when it opened), whatever sends it and however often.
 
-REPLYLINE_SUPERVISORS lists who gets alerts: entries separated by commas,
-each `[TIER:]CHANNEL:ID` — e.g. "1:telegram:123456789, 1:line:U4af49806, 2:telegram:-1001234"
-(tier 1 when omitted). Tier 1 gets the first alert; after M minutes unacknowledged tier 2 is
-added, and so on. A Telegram chat id may be a person or a group (negative id)."""
+REPLYLINE_CRISIS_SUPERVISORS (or REPLYLINE_SUPERVISORS) lists who gets alerts: entries
+separated by commas, each `[TIER:]CHANNEL:ID` — e.g. "1:telegram:123456789, 1:line:U4af49806,
+2:telegram:-1001234" (tier 1 when omitted). Tier 1 gets the first alert; after M minutes
+unacknowledged tier 2 is added, and so on. A Telegram chat id may be a person or a group
+(negative id)."""
 
 from __future__ import annotations
 
@@ -44,10 +45,11 @@ class Supervisor:
     recipient: str  # "<channel>:<id>", what bot.delivery.notify.push takes
 
 
-def parse_supervisors(text: str | None) -> list[Supervisor]:
-    """Read REPLYLINE_SUPERVISORS; a ValueError says which entry is wrong and how to write it."""
+def parse_supervisors(entries: list[str]) -> list[Supervisor]:
+    """Read REPLYLINE_CRISIS_SUPERVISORS' entries (settings.crisis.supervisors); a ValueError says
+    which entry is wrong and how to write it."""
     found = []
-    for raw in (text or "").replace("\n", ",").split(","):
+    for raw in entries:
         entry = raw.strip()
         if not entry:
             continue
@@ -56,11 +58,11 @@ def parse_supervisors(text: str | None) -> list[Supervisor]:
         channel, _, chat_id = (part.strip() for part in target.partition(":"))
         if channel not in CHANNELS or not chat_id:
             raise ValueError(
-                f"REPLYLINE_SUPERVISORS entry {entry!r}: write [TIER:]CHANNEL:ID, "
+                f"REPLYLINE_CRISIS_SUPERVISORS entry {entry!r}: write [TIER:]CHANNEL:ID, "
                 f"CHANNEL one of {', '.join(CHANNELS)} (e.g. 1:telegram:123456789)"
             )
         if tier < 1:
-            raise ValueError(f"REPLYLINE_SUPERVISORS entry {entry!r}: tiers start at 1")
+            raise ValueError(f"REPLYLINE_CRISIS_SUPERVISORS entry {entry!r}: tiers start at 1")
         found.append(Supervisor(tier, f"{channel}:{chat_id}"))
     return found
 
@@ -202,7 +204,7 @@ def _claim(engine, policy: AlertPolicy, incident_id: int, now: datetime) -> Roun
         session.add(incident)
         text = alert_text(incident, incident.alerts_sent, tier, policy.console_url)
         if not policy.supervisors:
-            log.warning("incident %s: no REPLYLINE_SUPERVISORS to alert", incident_id)
+            log.warning("incident %s: no REPLYLINE_CRISIS_SUPERVISORS to alert", incident_id)
         return Round(incident.alerts_sent, tier, text, policy.recipients(tier))
 
 

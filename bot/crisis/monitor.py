@@ -161,21 +161,21 @@ class CrisisMonitor:
     def build(cls, settings: Settings, engine: Engine, pipeline=None, embed=None) -> CrisisMonitor:
         lexicon, holding = load_brand_files(settings)
         policy = alerts.AlertPolicy(
-            supervisors=alerts.parse_supervisors(settings.supervisors),
-            repeat=timedelta(minutes=settings.crisis_repeat_minutes),
-            escalate=timedelta(minutes=settings.crisis_escalate_minutes),
-            console_url=settings.console_url,
+            supervisors=alerts.parse_supervisors(settings.crisis.supervisors),
+            repeat=timedelta(minutes=settings.crisis.repeat_minutes),
+            escalate=timedelta(minutes=settings.crisis.escalate_minutes),
+            console_url=settings.web.console_url,
         )
         detector = Detector(DetectorConfig(timezone=settings.timezone), lexicon)
         leadership = None
         if engine.dialect.name == "postgresql":
-            leadership = PostgresLeadership(settings.database_url, shared.LOCK_NAME)
+            leadership = PostgresLeadership(settings.database.url, shared.LOCK_NAME)
         monitor = cls(
             engine,
             detector,
             policy,
             holding,
-            Embedder(embed, settings),
+            Embedder(embed, settings.nlp),
             settings.brand_name,
             leadership,
         )
@@ -508,9 +508,9 @@ class CrisisMonitor:
 
 def load_brand_files(settings: Settings) -> tuple[Lexicon, HoldingStatements]:
     """The crisis phrases and holding statements, with the brand's own in its playbook folder."""
-    brand_dir = settings.playbook_dir / "crisis" if settings.playbook_dir else None
+    brand_dir = settings.replies.playbook_dir / "crisis" if settings.replies.playbook_dir else None
     lexicon = Lexicon.load(
-        [brand_dir / "signals.yaml" if brand_dir else None, settings.crisis_signals_file]
+        [brand_dir / "signals.yaml" if brand_dir else None, settings.crisis.signals_file]
     )
     return lexicon, HoldingStatements.load(brand_dir / "holding.yaml" if brand_dir else None)
 

@@ -29,8 +29,9 @@ RESTART_PAUSE = 1.0  # seconds before a dead child is replaced
 class WorkerProcess:
     """The child `replyline worker --wake-fd N` and the write end of its pipe."""
 
-    def __init__(self, argv: list[str] | None = None):
+    def __init__(self, argv: list[str] | None = None, torch_threads: int | None = None):
         self.argv = argv or [sys.executable, "-m", "bot", "worker", "--no-scheduler"]
+        self.torch_threads = torch_threads  # settings.nlp.torch_threads
         self.process: subprocess.Popen | None = None
         self._write_fd: int | None = None
         self._supervisor: asyncio.Task | None = None
@@ -65,7 +66,9 @@ class WorkerProcess:
         os.set_blocking(write_fd, False)
         try:
             self.process = subprocess.Popen(  # noqa: S603 (our own interpreter and module)
-                [*self.argv, "--wake-fd", str(read_fd)], pass_fds=(read_fd,), env=child_env()
+                [*self.argv, "--wake-fd", str(read_fd)],
+                pass_fds=(read_fd,),
+                env=child_env(self.torch_threads),
             )
         finally:
             os.close(read_fd)
@@ -89,11 +92,11 @@ class WorkerProcess:
             self._spawn()
 
 
-def child_env() -> dict[str, str]:
-    """The web process needs a core of its own to answer at once: unless told otherwise, the
-    model in the child computes on the other cores only."""
+def child_env(torch_threads: int | None = None) -> dict[str, str]:
+    """The web process needs a core of its own to answer at once: unless told otherwise
+    (settings.nlp.torch_threads), the model in the child computes on the other cores only."""
     env = dict(os.environ)
-    if "REPLYLINE_TORCH_THREADS" not in env:
+    if torch_threads is None:
         env["REPLYLINE_TORCH_THREADS"] = str(max(1, (os.cpu_count() or 2) - 1))
     return env
 

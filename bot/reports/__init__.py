@@ -29,7 +29,7 @@ class Report:
 
 
 def build_report(engine: Engine, settings, period: Period, charts: bool = True) -> Report:
-    window = timedelta(hours=settings.engagement_window_hours)
+    window = timedelta(hours=settings.reports.engagement_window_hours)
     data = load(engine, period, window)
     report = {
         "period": {
@@ -41,7 +41,7 @@ def build_report(engine: Engine, settings, period: Period, charts: bool = True) 
         },
         "messages": sections.volume(data),
         "sentiment": sections.sentiment(data),
-        "responses": sections.responses(data, settings.first_response_target_minutes),
+        "responses": sections.responses(data, settings.reports.first_response_target_minutes),
         "drafts": sections.drafts(data),
         "draft_quality": sections.draft_quality(data),
         "stages": sections.stages(data),

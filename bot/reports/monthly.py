@@ -21,7 +21,7 @@ GRACE = 12 * 3600  # down at send time? still sent when back the same day
 
 
 def report_link(settings, period: Period) -> str:
-    return f"{settings.console_url}/reports?from={period.first}&to={period.last}"
+    return f"{settings.web.console_url}/reports?from={period.first}&to={period.last}"
 
 
 def _minutes(value) -> str:
@@ -70,7 +70,7 @@ async def send_report(services, today: date | None = None) -> dict[str, bool]:
     report = await asyncio.to_thread(build_report, services.engine, settings, period, False)
     text = summary(report.data, report_link(settings, period))
     outcome = {}
-    for recipient in settings.report_recipient_list:
+    for recipient in settings.reports.recipients:
         try:
             result = await notify.push(services.channels, recipient, text)
         except ValueError as error:  # a malformed recipient in the settings
@@ -80,7 +80,7 @@ async def send_report(services, today: date | None = None) -> dict[str, bool]:
         if not result.ok:
             log.warning("monthly report to %s failed: %s", recipient, result.error)
         outcome[recipient] = result.ok
-    if not settings.report_recipient_list:
+    if not settings.reports.recipients:
         log.info("monthly report built; set REPLYLINE_REPORT_RECIPIENTS to have it sent")
     return outcome
 
@@ -91,7 +91,10 @@ def install(services) -> None:
     services.scheduler.ensure_job(
         "bot.reports.monthly:send_monthly_report",
         CronTrigger(
-            day=1, hour=settings.monthly_report_hour, minute=0, timezone=zone(settings.timezone)
+            day=1,
+            hour=settings.reports.monthly_report_hour,
+            minute=0,
+            timezone=zone(settings.timezone),
         ),
         id=JOB_ID,
         misfire_grace_time=GRACE,

@@ -48,11 +48,11 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         for channel in services.channels.values():
             await channel.start()
         task = child = None
-        if settings.worker_enabled and settings.worker_process:
-            child = WorkerProcess()
+        if settings.pipeline.worker_enabled and settings.pipeline.worker_process:
+            child = WorkerProcess(torch_threads=settings.nlp.torch_threads)
             await child.start()
             services.worker.forward = child.notify
-        elif settings.worker_enabled:
+        elif settings.pipeline.worker_enabled:
             task = asyncio.create_task(services.worker.run())
         await start_scheduler(services)
         following = asyncio.create_task(services.versions.follow(), name="state-versions")
@@ -86,14 +86,15 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.state.services = services
     register_settings_secrets(settings)
     secret = shared_secret(
-        services.engine, settings.secret_key.get_secret_value() if settings.secret_key else None
+        services.engine,
+        settings.web.secret_key.get_secret_value() if settings.web.secret_key else None,
     )
     register_secret(secret)  # generated and kept in the database: never to be logged either
     app.state.sessions = Sessions(secret)
     app.state.visitors = Visitors(secret)
-    window = settings.chat_window_seconds
-    app.state.chat_per_visitor = RateLimit(settings.chat_max_posts_per_visitor, window)
-    app.state.chat_per_address = RateLimit(settings.chat_max_posts_per_address, window)
+    window = settings.chat.window_seconds
+    app.state.chat_per_visitor = RateLimit(settings.chat.max_posts_per_visitor, window)
+    app.state.chat_per_address = RateLimit(settings.chat.max_posts_per_address, window)
     configure_i18n(settings.language, settings.timezone)
     app.state.templates = Jinja2Templates(directory=[HERE / "templates", REPORT_TEMPLATES])
     install_i18n(app.state.templates.env)

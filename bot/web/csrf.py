@@ -73,7 +73,7 @@ class CsrfGuard:
             return
         state = scope["app"].state
         headers = Headers(scope=scope)
-        if not same_site(scope, headers, state.services.settings.public_url):
+        if not same_site(scope, headers, state.services.settings.web.public_url):
             await refuse(403, "cross-site request refused")(scope, receive, send)
             return
         login = state.sessions.read(cookie_parser(headers.get("cookie", "")).get(SESSION_COOKIE))

@@ -24,17 +24,17 @@ log = logging.getLogger(__name__)
 def install(app: FastAPI, settings: Settings, services: Services) -> None:
     limiter = LoginLimiter(
         services.engine,
-        per_user=settings.login_max_failures,
-        per_ip=settings.login_max_failures_per_ip,
-        window_seconds=settings.login_window_seconds,
+        per_user=settings.web.login_max_failures,
+        per_ip=settings.web.login_max_failures_per_ip,
+        window_seconds=settings.web.login_window_seconds,
     )
     # add_middleware wraps what is there: the last added runs first.
     app.add_middleware(
-        CsrfGuard, max_body_bytes=settings.max_body_bytes, max_upload_bytes=MAX_UPLOAD_BYTES
+        CsrfGuard, max_body_bytes=settings.web.max_body_bytes, max_upload_bytes=MAX_UPLOAD_BYTES
     )
-    app.add_middleware(LoginThrottle, limiter=limiter, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(LoginThrottle, limiter=limiter, max_body_bytes=settings.web.max_body_bytes)
     app.add_middleware(RequestContext)
-    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.web.trusted_proxies)
 
     async def database_unavailable(request: Request, error: Exception) -> JSONResponse:
         log.warning("database unavailable: %s", type(error).__name__)

@@ -36,7 +36,7 @@ def test_the_push_quota_comes_from_line(line_api):  # noqa: F811
 
 def test_the_console_shows_free_reply_or_push_and_the_quota_left(line_api, database_url):  # noqa: F811
     settings = platform_settings(database_url, line=line_api)
-    settings.worker_enabled = False
+    settings.pipeline.worker_enabled = False
     services = Services.build(settings, classifier=lambda: LabelClassifier())
     console._QUOTA.clear()
     try:
@@ -59,7 +59,7 @@ def test_the_console_shows_free_reply_or_push_and_the_quota_left(line_api, datab
         client.post("/console/login", data={"username": "mei", "password": "mei" * 4})
         page = client.get("/console").text
         free = re.findall(r"uses the free reply token \((\d+) s left\)", page)
-        assert len(free) == 1 and 0 < int(free[0]) <= settings.line_reply_token_max_age_seconds
+        assert len(free) == 1 and 0 < int(free[0]) <= settings.line.reply_token_max_age_seconds
         assert page.count("approving now sends a push") == 1
         assert "200 of 200 pushes left this month" in page
     finally:

@@ -63,7 +63,7 @@ def test_a_signed_message_is_drafted_approved_and_answered_by_reply_token(live_f
 
 
 def test_a_late_approval_is_pushed_once_with_the_drafts_retry_key(live_factory, line_api):
-    live = live_factory(line_reply_token_max_age_seconds=0.5)
+    live = live_factory(line={"reply_token_max_age_seconds": 0.5})
     post(live, lw.text_event("question: 有沒有素食？", ALICE, api=line_api))
     draft = drafted(live)
     time.sleep(0.6)  # the reply token is no longer fresh enough to trust
@@ -108,7 +108,7 @@ def test_the_webhook_verification_request_answers_200(live_factory):
 
 
 def test_an_exhausted_push_quota_fails_the_draft_and_says_so_in_the_console(live_factory, line_api):
-    live = live_factory(line_reply_token_max_age_seconds=0.2)
+    live = live_factory(line={"reply_token_max_age_seconds": 0.2})
     post(live, lw.text_event("question: 還有貨嗎？", ALICE, api=line_api))
     draft = drafted(live)
     time.sleep(0.3)

@@ -95,7 +95,9 @@ def test_an_unfollowed_contact_gets_nothing_until_it_follows_again(live_factory,
 def test_standby_events_and_buttons_replyline_did_not_make_are_stored_and_left_alone(
     live_factory, line_api
 ):
-    live = live_factory(auto_send=True)  # the loading animation is shown when auto-sending
+    live = live_factory(
+        replies={"auto_send": True}
+    )  # the loading animation is shown when auto-sending
     standby = [
         lw.text_event("question: anyone there?", ALICE, api=line_api, mode="standby"),
         lw.postback_event("draft:a:1", ALICE, api=line_api, mode="standby"),

@@ -189,7 +189,7 @@ def test_a_flooded_chat_does_not_stall_other_chats(live_factory, telegram_api):
 
 @pytest.fixture
 def staffed(live_factory, telegram_api):
-    live = live_factory(telegram_staff_chat_id=str(STAFF))
+    live = live_factory(telegram={"staff_chat_id": str(STAFF)})
     add_user(live.services.engine, "mei", telegram_id=str(STAFF_USER))
     return live
 

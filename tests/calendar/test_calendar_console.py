@@ -21,8 +21,8 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
 @pytest.fixture
 def app(services, settings, tmp_path):
-    settings.worker_enabled = False
-    settings.media_dir = tmp_path / "media"
+    settings.pipeline.worker_enabled = False
+    settings.calendar.media_dir = tmp_path / "media"
     with session_scope(services.engine) as session:
         session.add(User(username="mei", password_hash=hash_password("agent pw 1"), role="agent"))
         session.add(
@@ -221,7 +221,7 @@ def test_a_photo_far_above_the_plain_form_limit_can_be_uploaded(services, app, a
     """The CSRF guard reads the form to find the token; it must not refuse an image the route
     accepts (up to bot.calendar.media.MAX_BYTES), which is far above the limit for plain forms."""
     photo = PNG + b"\x00" * (3 * 1024 * 1024)
-    assert len(photo) > services.settings.max_body_bytes
+    assert len(photo) > services.settings.web.max_body_bytes
     data = {"csrf": csrf(agent), "text": "大圖", "target": "line:broadcast", "day": tomorrow(),
             "at": "12:00", "stage_goal": "identification"}  # fmt: skip
     files = {"image": ("big.png", photo, "image/png")}

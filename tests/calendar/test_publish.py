@@ -50,7 +50,7 @@ def test_an_approved_post_goes_out_at_its_time_through_the_channel(services, cha
         await until(lambda: runs(services.engine) and runs(services.engine)[0].status != "sending")
 
     run_scheduler(services, scenario)
-    image_url = f"{services.settings.base_url}/media/a1.png"
+    image_url = f"{services.settings.web.base_url}/media/a1.png"
     assert published(channel) == [("-1001234567890", "週末市集見！", image_url)]
     [run] = runs(services.engine)
     assert run.status == "sent" and run.platform_message_id == "telegram-1"
@@ -68,7 +68,7 @@ def test_a_post_due_while_replyline_was_down_goes_out_on_recovery_within_grace(
     too_late = approved_post(services, staff, utcnow() - timedelta(hours=2), text="太晚了")
 
     async def while_down():  # approved from the shell: jobs stored, nobody running them
-        async with job_table(services.settings.database_url) as table:
+        async with job_table(services.settings.database.url) as table:
             for post in (late, too_late):
                 publish.sync_job(table, post, publish.grace_of(services.settings))
 

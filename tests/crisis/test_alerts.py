@@ -12,8 +12,9 @@ from datetime import timedelta
 import pytest
 from sqlmodel import Session, select
 
+from bot.config import CrisisSettings
 from bot.crisis import alerts
-from bot.crisis.alerts import AlertPolicy, Supervisor, parse_supervisors
+from bot.crisis.alerts import AlertPolicy, Supervisor
 from bot.crisis.signals import Signal
 from bot.jobs import open_job_table, start_scheduler, stop_scheduler
 from bot.review import actions
@@ -25,6 +26,11 @@ from db.types import utcnow
 from tests.fakes.channel import FakeChannel
 
 SUPERVISORS = "1:telegram:111, 1:line:Uaaa, 2:telegram:-100222"
+
+
+def parse_supervisors(text: str) -> list[Supervisor]:
+    """As REPLYLINE_CRISIS_SUPERVISORS is read: the setting's list, then its entries."""
+    return alerts.parse_supervisors(CrisisSettings(supervisors=text).supervisors)
 
 
 def test_supervisors_are_written_tier_channel_id():
@@ -184,10 +190,10 @@ async def wait_for(predicate, timeout: float = 20.0) -> None:
 def test_repeats_and_escalation_survive_a_restart_and_a_telegram_ack_stops_them(
     settings, classifier, people
 ):
-    settings.supervisors = SUPERVISORS
-    settings.crisis_repeat_minutes = 1 / 60  # every second
-    settings.crisis_escalate_minutes = 2.5 / 60  # tier 2 after two and a half seconds
-    settings.scheduler_retry_seconds = 0.2
+    settings.crisis.supervisors = SUPERVISORS
+    settings.crisis.repeat_minutes = 1 / 60  # every second
+    settings.crisis.escalate_minutes = 2.5 / 60  # tier 2 after two and a half seconds
+    settings.calendar.scheduler_retry_seconds = 0.2
     first = with_channels(Services.build(settings, classifier=lambda: classifier))
 
     async def before_restart() -> int:
@@ -235,10 +241,10 @@ def test_a_process_that_runs_no_jobs_alerts_what_it_opens_and_the_leader_repeats
 ):
     """serve's pipeline child: it opens the job table without leading, sends the first round
     of an incident it opens itself and leaves the timer to the leader, elsewhere."""
-    settings.supervisors = SUPERVISORS
-    settings.crisis_repeat_minutes = 1 / 60  # every second
-    settings.crisis_escalate_minutes = 10
-    settings.scheduler_retry_seconds = 0.2
+    settings.crisis.supervisors = SUPERVISORS
+    settings.crisis.repeat_minutes = 1 / 60  # every second
+    settings.crisis.escalate_minutes = 10
+    settings.calendar.scheduler_retry_seconds = 0.2
     leader = with_channels(Services.build(settings, classifier=lambda: classifier))
     child = with_channels(Services.build(settings, classifier=lambda: classifier))
 

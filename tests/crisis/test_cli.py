@@ -19,7 +19,7 @@ from handlers.base import InboundEvent
 
 @pytest.fixture
 def shell(services, monkeypatch):
-    monkeypatch.setenv("REPLYLINE_DATABASE_URL", services.settings.database_url)
+    monkeypatch.setenv("REPLYLINE_DATABASE_URL", services.settings.database.url)
     monkeypatch.delenv("REPLYLINE_USER", raising=False)
     get_settings.cache_clear()
     with session_scope(services.engine) as session:

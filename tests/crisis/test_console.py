@@ -18,8 +18,8 @@ from db.models import Incident, IncidentNote, User
 
 @pytest.fixture
 def app(services, settings):
-    settings.worker_enabled = False  # tests drive the worker explicitly
-    settings.scheduler_enabled = False
+    settings.pipeline.worker_enabled = False  # tests drive the worker explicitly
+    settings.calendar.scheduler_enabled = False
     with session_scope(services.engine) as session:
         session.add(User(username="mei", password_hash=hash_password("agent pw 123"), role="agent"))
         session.add(

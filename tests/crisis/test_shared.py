@@ -43,7 +43,9 @@ def processes(classifier):
     built: list[Services] = []
 
     def make(url: str, count: int) -> list[Services]:
-        settings = Settings(database_url=url, secret_key="test-secret-key", _env_file=None)
+        settings = Settings(
+            database={"url": url}, web={"secret_key": "test-secret-key"}, _env_file=None
+        )
         for _ in range(count):
             built.append(Services.build(settings, classifier=lambda: classifier))
         return built[-count:]

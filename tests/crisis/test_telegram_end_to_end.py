@@ -50,10 +50,12 @@ def test_a_supervisor_pressing_acknowledge_on_telegram_stops_the_repeats(
         sqlite_url,
         telegram_api,
         None,
-        supervisors=f"1:telegram:{SUPERVISORS_CHAT}",
-        crisis_repeat_minutes=1 / 60,  # repeat every second
-        crisis_escalate_minutes=10,
-        scheduler_retry_seconds=0.2,
+        crisis={
+            "supervisors": f"1:telegram:{SUPERVISORS_CHAT}",
+            "repeat_minutes": 1 / 60,  # repeat every second
+            "escalate_minutes": 10,
+        },
+        calendar={"scheduler_retry_seconds": 0.2},
     )
     live = live_app.LiveApp(settings, classifier).start()
     try:

@@ -43,28 +43,31 @@ def platform_settings(
     **overrides,
 ) -> Settings:
     """Settings for a replyline that talks to the fakes, with fast timings for tests."""
-    values: dict = {
-        "database_url": database_url,
-        "secret_key": "test-secret-key",
-        "worker_poll_seconds": 0.05,
-        "telegram_chat_interval_seconds": 0.02,
-        "telegram_group_per_minute": 1000,
-        "telegram_global_per_second": 1000,
-        "telegram_max_inline_wait_seconds": 1.0,
+    tg: dict = {
+        "chat_interval_seconds": 0.02,
+        "group_per_minute": 1000,
+        "global_per_second": 1000,
+        "max_inline_wait_seconds": 1.0,
     }
     if telegram:
-        values |= {
-            "telegram_bot_token": telegram.token,
-            "telegram_webhook_secret": WEBHOOK_SECRET,
-            "telegram_api_base": telegram.api_base,
+        tg |= {
+            "bot_token": telegram.token,
+            "webhook_secret": WEBHOOK_SECRET,
+            "api_base": telegram.api_base,
         }
+    values: dict = {
+        "database": {"url": database_url},
+        "web": {"secret_key": "test-secret-key"},
+        "pipeline": {"worker_poll_seconds": 0.05},
+        "telegram": tg,
+    }
     if line:
-        values |= {
-            "line_channel_secret": CHANNEL_SECRET,
-            "line_channel_access_token": line.access_token,
-            "line_api_base": line.api_base,
+        values["line"] = {
+            "channel_secret": CHANNEL_SECRET,
+            "channel_access_token": line.access_token,
+            "api_base": line.api_base,
         }
-    return Settings(_env_file=None, **(values | overrides))
+    return Settings(_env_file=None, **values).updated(**overrides)
 
 
 class LiveApp:

@@ -17,8 +17,9 @@ def model_dir():
 @pytest.fixture(scope="session")
 def encoder(model_dir):
     from nlp.encoder import get_encoder
+    from nlp.settings import NlpSettings
 
-    return get_encoder({"model_dir": str(model_dir)})
+    return get_encoder(NlpSettings.from_env().updated(model_dir=model_dir))
 
 
 @pytest.fixture(scope="session")

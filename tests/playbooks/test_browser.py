@@ -46,7 +46,9 @@ class Customers:
 
     def __init__(self, url: str):
         self.classifier = LabelClassifier()
-        settings = Settings(database_url=url, secret_key="browser-test-secret", _env_file=None)
+        settings = Settings(
+            database={"url": url}, web={"secret_key": "browser-test-secret"}, _env_file=None
+        )
         self.services = Services.build(settings, classifier=lambda: self.classifier)
         self.count = 0
 

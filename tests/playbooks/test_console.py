@@ -29,7 +29,7 @@ def classifier():
 
 @pytest.fixture
 def services(settings, classifier):
-    settings.worker_enabled = False
+    settings.pipeline.worker_enabled = False
     built = Services.build(settings, classifier=lambda: classifier)
     with session_scope(built.engine) as session:
         for name, role in (("mei", "agent"), ("bo", "agent"), ("boss", "supervisor"),
@@ -193,7 +193,7 @@ def test_only_admins_manage_users_playbooks_and_settings(app, services):
 
 def test_a_broken_playbook_is_not_loaded_and_the_running_ones_stay(app, services, tmp_path):
     (tmp_path / "troll.yaml").write_text("type: troll\ncolour: red\n", encoding="utf-8")
-    services.settings.playbook_dir = tmp_path
+    services.settings.replies.playbook_dir = tmp_path
     root = login(app, "root")
     response = root.post("/console/playbooks/reload", data={"csrf": csrf(root)})
     assert response.status_code == 422

@@ -45,14 +45,14 @@ BRAND_WITH_HOURS = "hours:\n  mon-fri: '09:00-18:00'\nholidays:\n  - 2026-11-25\
 def make_services(settings, tmp_path):
     built = []
 
-    def make(brand: str | None = None, **overrides) -> Services:
+    def make(brand: str | None = None, **replies) -> Services:
         if brand is not None:
             folder = tmp_path / f"brand{len(built)}"
             folder.mkdir()
             (folder / "brand.yaml").write_text(brand, encoding="utf-8")
-            settings.playbook_dir = folder
-        for key, value in overrides.items():
-            setattr(settings, key, value)
+            settings.replies.playbook_dir = folder
+        for key, value in replies.items():
+            setattr(settings.replies, key, value)
         classifier = LabelClassifier()
         services = Services.build(settings, classifier=lambda: classifier)
         services.labels = classifier.labels

@@ -40,7 +40,7 @@ def classifier():
 
 @pytest.fixture
 def services(settings, classifier):
-    settings.worker_enabled = False
+    settings.pipeline.worker_enabled = False
     built = Services.build(settings, classifier=lambda: classifier)
     with session_scope(built.engine) as session:
         session.add(User(username="mei", password_hash=hash_password("mei" * 4), role="agent"))

@@ -96,7 +96,7 @@ def test_sixty_web_chat_comments_get_drafts_without_placeholder_debris(
 ):
     assert len(COMMENTS) == 60
     # one test client posts them all: the web chat's limits per visitor and address allow it
-    settings.chat_max_posts_per_visitor = settings.chat_max_posts_per_address = len(COMMENTS)
+    settings.chat.max_posts_per_visitor = settings.chat.max_posts_per_address = len(COMMENTS)
     chat(create_app(settings, services), services, classifier, *COMMENTS)
     with Session(services.engine) as session:
         drafts = session.exec(select(Draft)).all()

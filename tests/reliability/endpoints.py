@@ -143,7 +143,7 @@ ENDPOINTS = [
         web_shape,
         needs_visitor=True,
         # one client sends every example: the chat's rate limits would answer most with 429
-        settings={"chat_max_posts_per_visitor": 10**6, "chat_max_posts_per_address": 10**6},
+        settings={"chat": {"max_posts_per_visitor": 10**6, "max_posts_per_address": 10**6}},
     ),
     Endpoint("generic-webhook", "/webhooks/probe", "probe", probe_shape),
     Endpoint(
@@ -154,9 +154,11 @@ ENDPOINTS = [
         headers=lw.headers,
         forged=lambda body: lw.headers(body, secret="not-the-channel-secret-0123456789"),
         settings={
-            "line_channel_secret": SecretStr(lw.CHANNEL_SECRET),
-            "line_channel_access_token": SecretStr("fake-line-access-token-0123456789"),
-            "line_api_base": NOWHERE,
+            "line": {
+                "channel_secret": SecretStr(lw.CHANNEL_SECRET),
+                "channel_access_token": SecretStr("fake-line-access-token-0123456789"),
+                "api_base": NOWHERE,
+            }
         },
     ),
     Endpoint(
@@ -167,9 +169,11 @@ ENDPOINTS = [
         headers=lambda body: {"X-Telegram-Bot-Api-Secret-Token": tu.WEBHOOK_SECRET},
         forged=lambda body: {"X-Telegram-Bot-Api-Secret-Token": "a-guessed-secret-token"},
         settings={
-            "telegram_bot_token": SecretStr("7000000001:AAFakeTokenForTestsOnly_abcdefghijk12"),
-            "telegram_webhook_secret": SecretStr(tu.WEBHOOK_SECRET),
-            "telegram_api_base": NOWHERE,
+            "telegram": {
+                "bot_token": SecretStr("7000000001:AAFakeTokenForTestsOnly_abcdefghijk12"),
+                "webhook_secret": SecretStr(tu.WEBHOOK_SECRET),
+                "api_base": NOWHERE,
+            }
         },
     ),
 ]

@@ -23,11 +23,11 @@ PASSWORD = "correct horse battery"
 @pytest.fixture
 def make_app(settings, classifier):
     """Build an app (one per "process"); all share the test database."""
-    settings.worker_enabled = False
+    settings.pipeline.worker_enabled = False
     built = []
 
     def make(**overrides):
-        app_settings = settings.model_copy(update=overrides)
+        app_settings = settings.updated(**overrides)
         services = Services.build(app_settings, classifier=lambda: classifier)
         built.append(services)
         return create_app(app_settings, services)
@@ -180,7 +180,7 @@ def test_a_successful_login_clears_the_username_failures(app):
 
 
 def test_many_failures_from_one_address_lock_that_address(make_app, app):
-    proxied = make_app(trusted_proxies="*", login_max_failures_per_ip=6)
+    proxied = make_app(web={"trusted_proxies": "*", "login_max_failures_per_ip": 6})
     with TestClient(proxied) as client:
         attacker = {"X-Forwarded-For": "203.0.113.9"}
         for i in range(6):
@@ -203,7 +203,7 @@ def test_session_cookie_is_httponly_strict_and_secure_behind_a_trusted_tls_proxy
         # X-Forwarded-Proto from a client that is not a trusted proxy changes nothing
         spoofed = cookie_header(login(client, headers={"X-Forwarded-Proto": "https"}))
         assert "secure" not in spoofed
-    behind_proxy = make_app(trusted_proxies="testclient")
+    behind_proxy = make_app(web={"trusted_proxies": "testclient"})
     with TestClient(behind_proxy) as client:
         tls = login(client, headers={"X-Forwarded-Proto": "https"})
         cookie = cookie_header(tls)

@@ -42,7 +42,10 @@ def proxied_postgres():
 def test_webhooks_get_503_while_postgres_is_away_and_work_again_after(proxied_postgres, caplog):
     proxy, url, direct = proxied_postgres
     settings = Settings(
-        database_url=url, secret_key="outage", worker_poll_seconds=0.1, _env_file=None
+        database={"url": url},
+        web={"secret_key": "outage"},
+        pipeline={"worker_poll_seconds": 0.1},
+        _env_file=None,
     )
     services = Services.build(settings, classifier=ScriptedClassifier)
     app = create_app(settings, services)

@@ -121,7 +121,7 @@ def counts(engine) -> tuple[int, int, int]:
 def target(request, settings, classifier):
     """(endpoint, client, services): an app with the endpoint's channel on."""
     endpoint: Endpoint = request.param
-    app_settings = settings.model_copy(update={"worker_enabled": False, **endpoint.settings})
+    app_settings = settings.updated(pipeline={"worker_enabled": False}, **endpoint.settings)
     services = Services.build(app_settings, classifier=lambda: classifier)
     services.channels["probe"] = probe_channel()
     app = create_app(app_settings, services)
@@ -174,7 +174,7 @@ def test_any_body_gets_a_4xx_or_is_stored_whole(target, database_url):
 @pytest.mark.parametrize("target", endpoint_params, indirect=True)
 def test_a_body_over_the_limit_is_refused_unread_with_413(target):
     endpoint, client, services = target
-    limit = services.settings.max_body_bytes
+    limit = services.settings.web.max_body_bytes
     huge = b'{"text": "' + b"x" * (limit + 10) + b'"}'
     assert check(client, endpoint, services, huge).status_code == 413
 

@@ -9,7 +9,6 @@ import re
 
 import pytest
 from fastapi.testclient import TestClient
-from pydantic import SecretStr
 from sqlmodel import Session, select
 
 from bot.config import Settings
@@ -30,15 +29,6 @@ SECRET_KEY = "console-signing-key-9f8e7d6c"
 PASSWORD = "Tr0ub4dor&3-staff"
 WRONG_PASSWORD = "hunter2-wrong-guess"
 PHONE, EMAIL, NATIONAL_ID = "0912-345-678", "mei.lin@example.com.tw", "A123456789"
-
-
-class PlatformSettings(Settings):
-    """Settings as the adapters extend them: every SecretStr field is redacted, by type."""
-
-    telegram_bot_token: SecretStr | None = None
-    line_channel_secret: SecretStr | None = None
-    line_channel_access_token: SecretStr | None = None
-    telegram_webhook_secret: SecretStr | None = None
 
 
 def leaky_channel() -> FakeChannel:
@@ -107,15 +97,12 @@ def captured():
 
 
 def test_a_full_scenario_logs_no_secret_and_no_personal_data(captured, database_url, classifier):
-    settings = PlatformSettings(
-        database_url=database_url,
-        secret_key=SECRET_KEY,
-        telegram_bot_token=BOT_TOKEN,
-        line_channel_secret=CHANNEL_SECRET,
-        line_channel_access_token=ACCESS_TOKEN,
-        telegram_webhook_secret=WEBHOOK_SECRET,
-        metrics_token="metrics-bearer-7a6b5c",
-        worker_enabled=False,
+    settings = Settings(  # every SecretStr setting, in whichever group, is redacted by type
+        database={"url": database_url},
+        web={"secret_key": SECRET_KEY, "metrics_token": "metrics-bearer-7a6b5c"},
+        telegram={"bot_token": BOT_TOKEN, "webhook_secret": WEBHOOK_SECRET},
+        line={"channel_secret": CHANNEL_SECRET, "channel_access_token": ACCESS_TOKEN},
+        pipeline={"worker_enabled": False},
         _env_file=None,
     )
     services = Services.build(settings, classifier=lambda: classifier)

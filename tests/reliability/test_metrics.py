@@ -35,11 +35,11 @@ def value(metrics, name, **labels):
 
 @pytest.fixture
 def make_app(settings, classifier):
-    settings.worker_enabled = False
+    settings.pipeline.worker_enabled = False
     built = []
 
     def make(**overrides):
-        app_settings = settings.model_copy(update=overrides)
+        app_settings = settings.updated(**overrides)
         services = Services.build(app_settings, classifier=lambda: classifier)
         built.append(services)
         return create_app(app_settings, services), services
@@ -143,7 +143,7 @@ def test_send_failures_are_counted_by_channel_and_kind(make_app):
 
 
 def test_a_metrics_token_keeps_strangers_out(make_app):
-    app, _ = make_app(metrics_token=SecretStr("scrape-me-please"))
+    app, _ = make_app(web={"metrics_token": SecretStr("scrape-me-please")})
     with TestClient(app) as client:
         assert client.get("/metrics").status_code == 401
         assert client.get("/metrics", headers={"Authorization": "Bearer nope"}).status_code == 401

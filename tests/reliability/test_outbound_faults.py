@@ -91,7 +91,9 @@ def test_every_approved_reply_is_delivered_once_or_failed_with_the_reason(
     telegram_api.faults = Faults(rate=0.4, hang_seconds=0.4, seed=1)
     line_api.faults = Faults(rate=0.4, hang_seconds=0.4, seed=2)
     line_api.lose_responses = 3  # and three pushes go out but their answer is lost
-    settings = platform_settings(database_url, telegram_api, line_api, worker_enabled=False)
+    settings = platform_settings(
+        database_url, telegram_api, line_api, pipeline={"worker_enabled": False}
+    )
     services = Services.build(settings, classifier=lambda: classifier)
     try:
         store_events(services.engine, inbound(line_api))

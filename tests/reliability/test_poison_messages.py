@@ -37,7 +37,7 @@ def ev(event_id, text, user):
 
 
 def build(settings, classifier=None, **overrides):
-    settings = settings.model_copy(update={"worker_enabled": False, **overrides})
+    settings = settings.updated(pipeline={"worker_enabled": False, **overrides})
     return settings, Services.build(settings, classifier=lambda: classifier or PoisonedClassifier())
 
 
@@ -164,7 +164,7 @@ def test_a_classifier_that_cannot_load_fails_no_message(settings):
     def broken():
         raise OSError("model files missing")
 
-    settings = settings.model_copy(update={"worker_enabled": False, "message_retry_seconds": 0})
+    settings = settings.updated(pipeline={"worker_enabled": False, "message_retry_seconds": 0})
     services = Services.build(settings, classifier=broken)
     store_events(services.engine, [ev("1", "question: hello", "u1")])
     with pytest.raises(OSError):

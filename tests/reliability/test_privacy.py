@@ -164,7 +164,7 @@ def test_retention_purges_old_text_except_what_still_waits_for_a_decision(servic
 
 
 def test_the_worker_purges_on_its_own_when_retention_is_set(settings, classifier):
-    settings.retention_days = 30
+    settings.privacy.retention_days = 30
     services = Services.build(settings, classifier=lambda: classifier)
     say(services.engine, "U-old", ["other: an old remark"])
     asyncio.run(services.worker.run_until_idle())

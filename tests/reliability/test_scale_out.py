@@ -37,7 +37,7 @@ def postgres_url():
 
 
 def settings_for(url: str) -> Settings:
-    return Settings(database_url=url, secret_key="scale-out", _env_file=None)
+    return Settings(database={"url": url}, web={"secret_key": "scale-out"}, _env_file=None)
 
 
 class SharedClassifier(ScriptedClassifier):

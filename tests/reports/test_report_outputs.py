@@ -155,8 +155,8 @@ def test_incidents_and_proposals_of_the_period_are_listed_with_their_timelines(e
 
 def test_supervisors_get_the_monthly_report_as_a_summary_with_a_link(services, settings):
     build(services.engine)
-    settings.report_recipients = "telegram:42, line:Uabc"
-    settings.public_url = "https://care.example.tw"
+    settings.reports.recipients = "telegram:42, line:Uabc"
+    settings.web.public_url = "https://care.example.tw"
     telegram, line = FakeChannel("telegram"), FakeChannel("line")
     services.channels |= {"telegram": telegram, "line": line}
     outcome = asyncio.run(send_report(services, today=date(2026, 12, 1)))
@@ -195,7 +195,7 @@ def test_the_monthly_report_and_the_calendar_sweep_are_standing_jobs(services):
 
 @pytest.fixture
 def console(services, settings):
-    settings.worker_enabled = False
+    settings.pipeline.worker_enabled = False
     build(services.engine)
     with session_scope(services.engine) as session:
         session.add(User(username="mei", password_hash=hash_password("agent pw 1"), role="agent"))

@@ -49,7 +49,10 @@ def clients(tmp_path_factory):
     patch.setattr(queue_live, "STREAM_SECONDS", 0.2)
     url = migrated_sqlite(tmp_path_factory.mktemp("routes") / "replyline.db")
     app_settings = Settings(
-        database_url=url, secret_key="every-route", worker_enabled=False, _env_file=None
+        database={"url": url},
+        web={"secret_key": "every-route"},
+        pipeline={"worker_enabled": False},
+        _env_file=None,
     )
     services = Services.build(app_settings, classifier=ScriptedClassifier)
     with session_scope(services.engine) as session:

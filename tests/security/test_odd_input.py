@@ -26,10 +26,12 @@ HUGE = [str(2**31), str(2**63), str(-(2**63) - 1), "9" * 40, "1" * 5000]
 @pytest.fixture
 def line_app(make_app, services, line_api):
     return make_app(
-        line_channel_secret=SecretStr(lw.CHANNEL_SECRET),
-        line_channel_access_token=SecretStr(line_api.access_token),
-        line_api_base=line_api.api_base,
-        max_body_bytes=16 * 2**20,  # room for 10,000 events: the event limit must hold alone
+        line={
+            "channel_secret": SecretStr(lw.CHANNEL_SECRET),
+            "channel_access_token": SecretStr(line_api.access_token),
+            "api_base": line_api.api_base,
+        },
+        web={"max_body_bytes": 16 * 2**20},  # room for 10,000 events: the event limit must hold
     )
 
 
@@ -70,7 +72,7 @@ def test_a_report_on_dates_no_database_holds_is_a_4xx_and_a_clear_cli_error(
             answer = admin.get(path, params={"from": first, "to": last})
             assert answer.status_code == 422, (path, first, answer.status_code)
         assert admin.get("/console/reports", params={"from": first, "to": last}).status_code == 422
-    monkeypatch.setenv("REPLYLINE_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("REPLYLINE_DATABASE_URL", settings.database.url)
     code = cli_main(
         ["report", "--from", "0001-01-01", "--to", "0001-01-02", "--out", str(tmp_path)]
     )

@@ -43,7 +43,7 @@ def test_a_made_up_visitor_id_is_refused_and_replaced(make_app, services):
 
 
 def test_posts_are_limited_per_visitor_and_per_address_with_retry_after(make_app):
-    app = make_app(chat_max_posts_per_visitor=3, chat_max_posts_per_address=5)
+    app = make_app(chat={"max_posts_per_visitor": 3, "max_posts_per_address": 5})
     one = visitor(app)
     answers = [say(one, "hi", n).status_code for n in range(4)]
     assert answers == [200, 200, 200, 429]
@@ -55,7 +55,7 @@ def test_posts_are_limited_per_visitor_and_per_address_with_retry_after(make_app
 
 
 def test_one_address_rotating_visitor_ids_is_one_person_to_crisis_detection(make_app, services):
-    app = make_app(trusted_proxies="*")  # addresses come from X-Forwarded-For here
+    app = make_app(web={"trusted_proxies": "*"})  # addresses come from X-Forwarded-For here
     for n in range(4):
         assert say(visitor(app, "203.0.113.7"), "complaint: awful", n).status_code == 200
     for n, address in enumerate(("198.51.100.1", "198.51.100.2")):

@@ -8,11 +8,11 @@ from typing import Annotated
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
-from pydantic import SecretStr
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from bot import state
+from bot.config import overview
 from bot.review.decisions import ROLE_RANK, audit_action
 from bot.services import load_playbooks
 from bot.web.deps import CurrentLogin, ServicesDep, SessionDep, SessionsDep, require_role
@@ -174,21 +174,6 @@ async def reload_playbooks(
 def settings_page(
     request: Request, services: ServicesDep, user: Admin, login: CurrentLogin, sessions: SessionsDep
 ) -> HTMLResponse:
-    """Effective settings; secrets show only whether they are set."""
-    rows = []
-    for name, value in services.settings.model_dump().items():
-        if isinstance(value, SecretStr) or "secret" in name or "token" in name:
-            shown = "(set)" if value else "(not set)"
-        elif "url" in name and isinstance(value, str) and "@" in value:
-            shown = _hide_password(value)
-        else:
-            shown = "" if value is None else str(value)
-        rows.append((name, shown))
-    return page(request, "settings.html", user, login, sessions, rows=rows)
-
-
-def _hide_password(url: str) -> str:
-    scheme, _, rest = url.partition("://")
-    credentials, _, host = rest.rpartition("@")
-    username = credentials.split(":", 1)[0]
-    return f"{scheme}://{username}:***@{host}" if ":" in credentials else url
+    """Effective settings by group, each explained; secrets show only whether they are set."""
+    groups = overview(services.settings)
+    return page(request, "settings.html", user, login, sessions, groups=groups)

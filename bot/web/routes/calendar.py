@@ -131,7 +131,7 @@ async def add_post(
         stored = None
         if upload:
             try:
-                stored = save_image(settings.media_dir, upload)
+                stored = save_image(settings.calendar.media_dir, upload)
             except ImageRejected as error:
                 raise posts.PostError(str(error)) from error
         elif image_url.strip():
@@ -225,7 +225,7 @@ async def cancel_post(
 
 @router.get("/media/{name}", include_in_schema=False)
 def media(name: str, services: ServicesDep) -> FileResponse:
-    path = image_path(services.settings.media_dir, name)
+    path = image_path(services.settings.calendar.media_dir, name)
     if path is None:
         raise HTTPException(404, "no such image")
     return FileResponse(path, headers={"Cache-Control": "public, max-age=86400"})

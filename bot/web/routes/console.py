@@ -191,13 +191,13 @@ def _queue_page(request, session, services, user, number: int) -> dict:
     hours = services.pipeline.playbooks.brand.hours
     filters = QueueFilters.from_query(request.query_params)
     now = utcnow()
-    found = load_page(session, hours, filters, user, settings.sla_warning_minutes, now,
+    found = load_page(session, hours, filters, user, settings.replies.sla_warning_minutes, now,
                        limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE)  # fmt: skip
     items, total = found.items, found.total
     pages = max(1, -(-total // PAGE_SIZE))
     return {"items": items, "total": total, "page": number, "pages": pages, "filters": filters,
-            "now": now, "warn": settings.sla_warning_minutes,
-            "line_token_seconds": settings.line_reply_token_max_age_seconds,
+            "now": now, "warn": settings.replies.sla_warning_minutes,
+            "line_token_seconds": settings.line.reply_token_max_age_seconds,
             "line_quota": line_push_quota(services)}  # fmt: skip
 
 

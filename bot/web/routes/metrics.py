@@ -17,7 +17,7 @@ router = APIRouter()
 
 @router.get("/metrics", include_in_schema=False)
 def metrics(request: Request, services: ServicesDep) -> Response:
-    token = services.settings.metrics_token
+    token = services.settings.web.metrics_token
     if token is not None:
         given = request.headers.get("authorization", "")
         if not hmac.compare_digest(given.encode(), f"Bearer {token.get_secret_value()}".encode()):

@@ -63,7 +63,7 @@ async def receive(services, channel_name: str, request: Request, headers=None) -
     if channel is None:
         return JSONResponse({"error": f"channel {channel_name} is off"}, status_code=404)
     try:
-        body = await read_body(request, services.settings.max_body_bytes)
+        body = await read_body(request, services.settings.web.max_body_bytes)
         events = await channel.parse_request(body, headers or request.headers)
     except RequestRejected as rejected:
         log.info("%s request rejected: %s", channel_name, rejected.reason)
