@@ -11,7 +11,7 @@ def live_factory(sqlite_url, classifier, telegram_api, line_api):  # noqa: F811
     apps = []
 
     def start(**overrides) -> LiveApp:
-        settings = platform_settings(sqlite_url, telegram_api, line_api, **overrides)
+        settings = platform_settings(sqlite_url, telegram_api, line_api).updated(**overrides)
         app = LiveApp(settings, classifier).start()
         apps.append(app)
         return app
