@@ -23,7 +23,10 @@ ENGLISH = {"Accept-Language": "en-US,en;q=0.9"}
 @pytest.fixture
 def settings(sqlite_url) -> Settings:
     return Settings(
-        database_url=sqlite_url, secret_key="test-secret-key", worker_enabled=False, _env_file=None
+        database={"url": sqlite_url},
+        web={"secret_key": "test-secret-key"},
+        pipeline={"worker_enabled": False},
+        _env_file=None,
     )
 
 
