@@ -46,7 +46,7 @@ def register(subparsers) -> None:
 def _engine():
     from db.engine import make_engine
 
-    return make_engine(get_settings().database_url)
+    return make_engine(get_settings().database.url)
 
 
 def _summary(incident, messages: int | None = None) -> dict:
@@ -142,7 +142,7 @@ def _stop_alerts(incident_id: int) -> None:
     from bot.scheduler import job_table
 
     async def remove() -> None:
-        async with job_table(get_settings().database_url) as jobs:
+        async with job_table(get_settings().database.url) as jobs:
             cancel(incident_id, jobs)
 
     asyncio.run(remove())

@@ -59,7 +59,7 @@ def register(subparsers) -> None:
 def _engine():
     from db.engine import make_engine
 
-    return make_engine(get_settings().database_url)
+    return make_engine(get_settings().database.url)
 
 
 def cmd_list(args) -> int:

@@ -43,7 +43,7 @@ def register(subparsers) -> None:
 def _engine():
     from db.engine import make_engine
 
-    return make_engine(get_settings().database_url)
+    return make_engine(get_settings().database.url)
 
 
 def _admin(engine, name: str | None):
@@ -101,7 +101,7 @@ def cmd_erase(args) -> int:
 def cmd_purge(args) -> int:
     from bot.privacy.contacts import purge_expired_text
 
-    days = args.days or get_settings().retention_days
+    days = args.days or get_settings().privacy.retention_days
     if not days or days < 1:
         raise CommandError("say how old: --days N (or set REPLYLINE_RETENTION_DAYS)")
     print(json.dumps({"purged_messages": purge_expired_text(_engine(), days), "days": days}))

@@ -39,7 +39,7 @@ def register(subparsers) -> None:
 def cmd_db_upgrade(args) -> int:
     from db.migrate import upgrade
 
-    upgrade(get_settings().database_url)
+    upgrade(get_settings().database.url)
     print("database is up to date")
     return 0
 
