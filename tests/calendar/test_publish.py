@@ -189,11 +189,11 @@ def test_a_post_scheduled_before_the_layout_move_still_goes_out(services, channe
     post = approved_post(services, staff, utcnow() - timedelta(minutes=10))
 
     async def store():
-        async with job_table(services.settings.database_url) as table:
+        async with job_table(services.settings.database.url) as table:
             publish.sync_job(table, post, publish.grace_of(services.settings))
 
     asyncio.run(store())
-    url = services.settings.database_url
+    url = services.settings.database.url
     command.downgrade(alembic_config(url), "0016_user_locale")  # the database as it was before
     assert stored_functions(services.engine) == {f"post:{post.id}": "bot.publish:publish_post"}
     upgrade(url)
