@@ -450,6 +450,9 @@ class Settings(BaseSettings):
         env_file=".env", env_file_encoding="utf-8", extra="forbid", validate_assignment=True
     )
     title: ClassVar[str] = "Brand"
+    purpose: ClassVar[str] = (
+        "The brand's name, time zone and language; logging and the command line."
+    )
 
     brand_name: str = Field(default="replyline", description="the brand's name, used in replies")
     timezone: str = Field(
@@ -573,9 +576,10 @@ class Shown:
     """One setting as the console's Settings page shows it."""
 
     variable: str
-    value: str
+    value: str  # "" when `state` says it all
     meaning: str
     old_names: tuple[str, ...] = ()
+    state: str = "value"  # or "set", "not set", "none" (an empty list): words the page translates
 
 
 def overview(settings: Settings) -> list[tuple[str, str, list[Shown]]]:
@@ -592,25 +596,26 @@ def overview(settings: Settings) -> list[tuple[str, str, list[Shown]]]:
                 continue
             variable, *old = env_names(model, field)
             value = getattr(values, field)
-            rows.append(
-                Shown(variable, _shown(model, field, value), info.description or "", tuple(old))
-            )
-        result.append((model.title, (model.__doc__ or "").strip(), rows))
+            state, shown = _shown(model, field, value)
+            rows.append(Shown(variable, shown, info.description or "", tuple(old), state))
+        purpose = getattr(model, "purpose", None) or (model.__doc__ or "").strip()
+        result.append((model.title, purpose, rows))
     return result
 
 
-def _shown(model: type[BaseModel], field: str, value: Any) -> str:
+def _shown(model: type[BaseModel], field: str, value: Any) -> tuple[str, str]:
+    """(state, value): a secret, an unset value or an empty list is told by its state alone."""
     if is_secret(model, field):
-        return "(set)" if value else "(not set)"
+        return ("set" if value else "not set"), ""
     if value is None:
-        return "(not set)"
+        return "not set", ""
     if isinstance(value, bool):
-        return "true" if value else "false"
+        return "value", "true" if value else "false"
     if isinstance(value, list):
-        return ", ".join(str(item) for item in value) or "(none)"
+        return ("value", ", ".join(str(item) for item in value)) if value else ("none", "")
     if model is DatabaseSettings and field == "url":
-        return hide_password(value)
-    return str(value)
+        return "value", hide_password(value)
+    return "value", str(value)
 
 
 def hide_password(url: str) -> str:

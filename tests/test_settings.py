@@ -201,8 +201,11 @@ def test_the_overview_groups_explains_and_masks_only_secrets():
         sections
     )
     shown = {row.variable: row for rows in sections.values() for row in rows}
-    assert shown["REPLYLINE_TELEGRAM_BOT_TOKEN"].value == "(set)"
-    assert shown["REPLYLINE_TELEGRAM_WEBHOOK_SECRET"].value == "(not set)"
+    assert (
+        shown["REPLYLINE_TELEGRAM_BOT_TOKEN"].state,
+        shown["REPLYLINE_TELEGRAM_BOT_TOKEN"].value,
+    ) == ("set", "")
+    assert shown["REPLYLINE_TELEGRAM_WEBHOOK_SECRET"].state == "not set"
     assert shown["REPLYLINE_LINE_REPLY_TOKEN_MAX_AGE_SECONDS"].value == "20.0"  # a number
     assert shown["REPLYLINE_DATABASE_URL"].value == "postgresql://app:***@db/replyline"
     assert shown["REPLYLINE_STAFF_NOTIFY"].value == "telegram:1, line:U2"
@@ -239,3 +242,17 @@ def test_secret_fields_are_secret_strings():
     for name, field in secret_like:
         value = GROUPS[name].model_fields[field].annotation
         assert SecretStr in getattr(value, "__args__", (value,)), f"{name}.{field}"
+
+
+def test_every_group_and_meaning_on_the_settings_page_has_a_chinese_translation():
+    from babel.messages.pofile import read_po
+
+    from bot.i18n.catalog import catalogue_files
+
+    known = set()
+    for path in catalogue_files("zh_Hant_TW"):
+        with path.open("rb") as source:
+            known |= {message.id for message in read_po(source) if message.id and message.string}
+    texts = {text for title, purpose, rows in overview(Settings(_env_file=None))
+             for text in (title, purpose, *(row.meaning for row in rows))}  # fmt: skip
+    assert sorted(texts - known) == []

@@ -185,6 +185,9 @@ def test_only_admins_manage_users_playbooks_and_settings(app, services):
                                                   "password": "anotherpassword"})  # fmt: skip
     settings_page = root.get("/console/settings").text
     assert "test-secret-key" not in settings_page and "(set)" in settings_page
+    assert "REPLYLINE_TELEGRAM_BOT_TOKEN" in settings_page and "Telegram" in settings_page
+    chinese = root.get("/console/settings", headers={"Accept-Language": "zh-TW"}).text
+    assert "資料庫" in chinese and "（已設定）" in chinese and "test-secret-key" not in chinese
     exported = root.get("/console/audit.csv").text
     assert "user_add" in exported and "user_change" in exported
     assert "longpassword" not in exported and "anotherpassword" not in exported

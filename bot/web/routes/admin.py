@@ -3,6 +3,7 @@ edit), and the effective settings without secrets."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated
 
 from fastapi import APIRouter, Form, HTTPException, Request
@@ -13,6 +14,7 @@ from sqlmodel import select
 
 from bot import state
 from bot.config import overview
+from bot.i18n import gettext
 from bot.review.decisions import ROLE_RANK, audit_action
 from bot.services import load_playbooks
 from bot.web.deps import CurrentLogin, ServicesDep, SessionDep, SessionsDep, require_role
@@ -174,6 +176,14 @@ async def reload_playbooks(
 def settings_page(
     request: Request, services: ServicesDep, user: Admin, login: CurrentLogin, sessions: SessionsDep
 ) -> HTMLResponse:
-    """Effective settings by group, each explained; secrets show only whether they are set."""
-    groups = overview(services.settings)
+    """Effective settings by group, each explained in the reader's language (the texts are in
+    bot/i18n's settings.po); secrets show only whether they are set."""
+    groups = [
+        (
+            gettext(title),
+            gettext(purpose),
+            [replace(row, meaning=gettext(row.meaning)) for row in rows],
+        )
+        for title, purpose, rows in overview(services.settings)
+    ]
     return page(request, "settings.html", user, login, sessions, groups=groups)
