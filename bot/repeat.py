@@ -9,6 +9,9 @@ import re
 from dataclasses import dataclass
 from datetime import date, time
 
+from bot.i18n import N_
+from bot.i18n import gettext as _
+
 EVERY = ("day", "weekday", "week", "month")
 LAST_MONTH_DAY = 28  # later days are skipped in short months: no "monthly" that misses a month
 _DAY_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")  # crontab order: 0 = Sunday
@@ -129,19 +132,14 @@ def _name(text: str) -> int | None:
     return _DAY_NAMES.index(text) if text in _DAY_NAMES else None
 
 
-def _(text: str) -> str:
-    """Marks words for translation (bot.i18n's gettext takes over once it exists)."""
-    return text
-
-
 _EVERY_WEEKDAY = (
-    "every Monday at {time}",
-    "every Tuesday at {time}",
-    "every Wednesday at {time}",
-    "every Thursday at {time}",
-    "every Friday at {time}",
-    "every Saturday at {time}",
-    "every Sunday at {time}",
+    N_("every Monday at {time}"),
+    N_("every Tuesday at {time}"),
+    N_("every Wednesday at {time}"),
+    N_("every Thursday at {time}"),
+    N_("every Friday at {time}"),
+    N_("every Saturday at {time}"),
+    N_("every Sunday at {time}"),
 )
 
 

@@ -10,7 +10,7 @@ from sqlmodel import Session, select
 from bot.web.app import create_app
 from bot.web.security import hash_password
 from db.engine import session_scope
-from db.models import AuditLog, Draft, Message, User
+from db.models import AuditLog, Contact, Draft, Message, User
 
 
 @pytest.fixture
@@ -203,3 +203,23 @@ def test_drafts_that_need_a_supervisor_refuse_an_agent(agent, customer, services
         session.add(draft)
     response = agent.post(f"/console/drafts/{draft.id}/approve", data={"csrf": csrf_of(agent)})
     assert response.status_code == 403
+
+
+def test_a_web_chat_visitor_is_shown_by_a_nickname_never_by_their_cookie_token(
+    app, services, customer, agent
+):
+    assert say(customer, "complaint: 東西壞了，我要找真人客服").status_code == 200
+    drain(services)
+    with Session(services.engine) as session:
+        contact = session.exec(select(Contact)).one()
+        token, number = contact.platform_user_id, contact.id
+    nickname = f"Visitor #{number}"
+    queue = agent.get("/console").text
+    assert f'<span class="from">{nickname}</span>' in queue
+    assert f"web · {nickname} asked" in queue  # waiting for a person
+    tickets = agent.get("/console/tickets").text
+    assert f'<td class="from">{nickname}</td>' in tickets
+    fragment = agent.get("/console/queue.json").json()
+    assert fragment["items"][0]["from"] == nickname
+    for page in (queue, tickets, str(fragment)):
+        assert token not in page

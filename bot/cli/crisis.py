@@ -92,6 +92,7 @@ def cmd_list(args) -> int:
 def cmd_show(args) -> int:
     from sqlmodel import Session, select
 
+    from bot.contact_name import contact_name, contacts_by_id
     from bot.crisis import incidents
     from db.models import IncidentAlert
 
@@ -101,13 +102,15 @@ def cmd_show(args) -> int:
         except incidents.IncidentError as error:
             raise CommandError(str(error)) from error
         messages = incidents.messages_of(session, args.id)
+        contacts = contacts_by_id(session, (m.contact_id for m in messages))
         notes = incidents.notes_of(session, args.id)
         sent = session.exec(select(IncidentAlert).where(IncidentAlert.incident_id == args.id)).all()
     print(f"#{incident.id} [{incident.status}] severity {incident.severity}/10: {incident.title}")
     print(incident.explanation)
     print(f"\nmessages ({len(messages)}):")
     for m in messages:
-        print(f"  {m.sent_at:%m-%d %H:%M:%S} {m.channel} {m.type}: {m.text!r}")
+        who = contact_name(contacts.get(m.contact_id))
+        print(f"  {m.sent_at:%m-%d %H:%M:%S} {m.channel} {who} ({m.type}): {m.text!r}")
     print(f"\nalerts ({len(sent)}):")
     for a in sent:
         print(f"  round {a.round} tier {a.tier} {a.recipient}: {'ok' if a.ok else a.error}")

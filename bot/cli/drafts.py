@@ -65,19 +65,25 @@ def _engine():
 def cmd_list(args) -> int:
     from sqlmodel import Session, select
 
-    from db.models import Draft, Message
+    from bot.contact_name import contact_name
+    from db.models import Contact, Draft, Message
 
     with Session(_engine()) as session:
-        query = select(Draft, Message).join(Message, Message.id == Draft.message_id)
+        query = (
+            select(Draft, Message, Contact)
+            .join(Message, Message.id == Draft.message_id)
+            .outerjoin(Contact, Contact.id == Message.contact_id)
+        )
         if args.status:
             query = query.where(Draft.status == args.status)
         rows = session.exec(query.order_by(Draft.id).limit(args.limit)).all()
-    for draft, message in rows:
+    for draft, message, contact in rows:
         item = {
             "id": draft.id,
             "status": draft.status,
             "message_id": message.id,
             "channel": message.channel,
+            "from": contact_name(contact),
             "type": message.type,
             "confidence": message.confidence,
             "stage": message.stage,
@@ -89,7 +95,8 @@ def cmd_list(args) -> int:
             print(json.dumps(item, ensure_ascii=False))
         else:
             print(
-                f"#{draft.id} [{draft.status}] {message.type}: {message.text!r} -> {draft.text!r}"
+                f"#{draft.id} [{draft.status}] {item['from']} ({message.type}): {message.text!r}"
+                f" -> {draft.text!r}"
             )
     return 0
 

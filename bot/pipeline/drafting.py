@@ -13,6 +13,7 @@ from sqlalchemy import func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from bot.contact_name import contact_name
 from bot.review.decisions import CRISIS_PRIORITY, is_crisis
 from bot.review.notices import add_notice
 from bot.review.queue import stamp_due
@@ -229,7 +230,7 @@ def _repeat_troll(session, message: Message, contact: Contact, policy: Policy) -
     if count < threshold:
         return []
     if count == threshold:
-        who = contact.display_name or contact.platform_user_id
+        who = contact_name(contact)
         add_notice(
             session,
             "repeat_troll",

@@ -350,11 +350,13 @@ def queue_version(connection) -> str:
     return "-".join(str(value or 0) for value in row)
 
 
-def open_handoffs(session: Session) -> list[tuple[Handoff, Conversation, Message]]:
+def open_handoffs(session: Session) -> list[tuple[Handoff, Conversation, Message, Contact | None]]:
+    """Chats waiting for a person, each with the message that asked and who wrote it."""
     rows = session.exec(
-        select(Handoff, Conversation, Message)
+        select(Handoff, Conversation, Message, Contact)
         .join(Conversation, Conversation.id == Handoff.conversation_id)
         .join(Message, Message.id == Handoff.message_id)
+        .outerjoin(Contact, Contact.id == Message.contact_id)
         .where(Handoff.released_at.is_(None))
         .order_by(Handoff.id)
     ).all()

@@ -26,6 +26,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from bot.contact_name import contact_name, conversation_name
 from bot.delivery.outbox import READY
 from bot.review import actions
 from bot.review import decisions as review
@@ -356,11 +357,9 @@ class StaffReview:
 
 def card_text(message: Message, conversation: Conversation, contact, draft: Draft) -> str:
     """Plain text (no markup, so customer words cannot format or inject anything)."""
-    who = contact.display_name if contact and contact.display_name else "a customer"
+    who = contact_name(contact)
     where = (
-        "group " + (conversation.title or conversation.chat_id)
-        if conversation.kind == "group"
-        else "direct chat"
+        conversation_name(conversation, contact) if conversation.kind == "group" else "direct chat"
     )
     said = message.text or f"[{message.content_type}]"
     confidence = f"{(message.confidence or 0) * 100:.0f}%"

@@ -16,6 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from bot.config import Settings, get_settings
+from bot.contact_name import contact_name, conversation_name
 from bot.i18n import configure as configure_i18n
 from bot.i18n.jinja import install as install_i18n
 from bot.i18n.web import LocaleMiddleware
@@ -101,6 +102,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.state.templates.env.globals["active_incidents"] = partial(
         crisis_routes.banner_incidents, services.engine
     )
+    app.state.templates.env.globals["contact_name"] = contact_name
+    app.state.templates.env.globals["conversation_name"] = conversation_name
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     for module in (
         health,

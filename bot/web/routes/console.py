@@ -24,6 +24,7 @@ from fastapi.responses import (
 )
 from sqlmodel import select
 
+from bot.contact_name import contact_name
 from bot import i18n
 from bot.review import decisions as review
 from bot.review.decisions import audit_action
@@ -365,7 +366,7 @@ def queue_item_json(item, now, warn: int) -> dict:
         "channel": m.channel,
         "conversation_id": m.conversation_id,
         "public": item.conversation.kind == "group",
-        "from": item.contact.display_name if item.contact else None,
+        "from": contact_name(item.contact),
         "text": m.text,
         "content_type": m.content_type,
         "received_at": m.received_at.isoformat(),

@@ -13,6 +13,7 @@ from sqlalchemy import func
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
+from bot.contact_name import contacts_by_id
 from bot.crisis import alerts, incidents
 from bot.web.deps import CurrentLogin, CurrentUser, ServicesDep, SessionDep, SessionsDep
 from bot.web.routes.console import render
@@ -92,6 +93,7 @@ def detail_page(
         csrf=sessions.csrf_token(login),
         incident=incident,
         messages=messages,
+        contacts=contacts_by_id(session, (m.contact_id for m in messages)),
         drafts=by_message,
         notes=incidents.notes_of(session, incident_id),
         alerts_sent=sent,

@@ -81,7 +81,11 @@ def tickets_page(
     sessions: SessionsDep,
     status: Annotated[str, Query(max_length=16)] = "open",
 ) -> HTMLResponse:
-    query = select(Ticket, Message).join(Message, Message.id == Ticket.message_id)
+    query = (
+        select(Ticket, Message, Contact)
+        .join(Message, Message.id == Ticket.message_id)
+        .outerjoin(Contact, Contact.id == Message.contact_id)
+    )
     if status:
         query = query.where(Ticket.status == status)
     rows = session.exec(query.order_by(Ticket.id.desc()).limit(300)).all()
