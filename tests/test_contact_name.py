@@ -1,9 +1,25 @@
 """Who wrote, as staff see it: the contact's name, else a short nickname that stays the same for
 that person; never a platform id or a web-chat cookie token."""
 
+import pytest
+
 from bot.contact_name import contact_name, conversation_name
+from bot.i18n import use_locale
 from bot.staff_review import card_text
 from db.models import Contact, Conversation, Draft, Message
+
+
+@pytest.fixture(autouse=True)
+def english():
+    with use_locale("en"):
+        yield
+
+
+def test_a_chinese_reader_sees_visitor_nicknames_in_chinese():
+    visitor = Contact(id=123, channel="web", platform_user_id="ZnAxkY-Nqx3oK-4r2vWq9")
+    with use_locale("zh_Hant_TW"):
+        assert contact_name(visitor) == "訪客 #123"
+        assert contact_name(Contact(id=4, channel="line", platform_user_id="U9")) == "LINE 用戶 #4"
 
 
 def test_a_named_contact_is_shown_by_name_with_its_spaces_tidied():

@@ -216,7 +216,7 @@ def test_a_web_chat_visitor_is_shown_by_a_nickname_never_by_their_cookie_token(
     nickname = f"Visitor #{number}"
     queue = agent.get("/console").text
     assert f'<span class="from">{nickname}</span>' in queue
-    assert f"web · {nickname} asked" in queue  # waiting for a person
+    assert f'<span translate="no">{nickname}</span> asked at' in queue  # waiting for a person
     tickets = agent.get("/console/tickets").text
     assert f'<td class="from">{nickname}</td>' in tickets
     fragment = agent.get("/console/queue.json").json()

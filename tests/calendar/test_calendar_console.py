@@ -262,7 +262,7 @@ def test_the_shell_adds_lists_approves_and_cancels_posts(database_url, monkeypat
         out = capsys.readouterr().out
         assert '"status": "approved"' in out and '"repeat": "0 9 * * mon"' in out
         assert replyline(["posts", "list"]) == 0
-        assert "repeats every Monday at 09:00" in capsys.readouterr().out
+        assert "每週一 09:00" in capsys.readouterr().out  # the brand language (zh-Hant)
         assert replyline(["posts", "cancel", "1", "--reason", "活動取消", "--as", "boss"]) == 0
         assert (
             replyline(

@@ -9,10 +9,24 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.calendar.posts import cron_trigger, upcoming
+from bot.i18n import use_locale
 from bot.repeat import Repeat, RepeatError, describe, from_cron, from_form, words
 
 TAIPEI = ZoneInfo("Asia/Taipei")
 TEN = time(10, 0)
+
+
+@pytest.fixture(autouse=True)
+def english():
+    with use_locale("en"):
+        yield
+
+
+def test_a_chinese_reader_sees_the_repeat_in_chinese():
+    with use_locale("zh_Hant_TW"):
+        assert describe("0 10 * * mon-fri") == "每個平日（週一至週五）10:00"
+        assert describe("30 9 * * mon") == "每週一 09:30"
+        assert describe("0 10 1 * *") == "每月 1 日 10:00"
 
 
 @pytest.mark.parametrize(
