@@ -5,7 +5,7 @@ import pytest
 
 from bot.contact_name import contact_name, conversation_name
 from bot.i18n import use_locale
-from bot.staff_review import card_text
+from bot.review.staff_review import card_text
 from db.models import Contact, Conversation, Draft, Message
 
 

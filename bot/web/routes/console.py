@@ -24,8 +24,8 @@ from fastapi.responses import (
 )
 from sqlmodel import select
 
-from bot.contact_name import contact_name
 from bot import i18n
+from bot.contact_name import contact_name
 from bot.review import decisions as review
 from bot.review.decisions import audit_action
 from bot.review.queue import (
