@@ -153,9 +153,8 @@ def test_an_agent_works_the_queue_with_the_keyboard(site, browser, tmp_path):
     assert (audit.username, audit.action, audit.via) == ("mei", "edit", "console")
     # the outcome is told where the message was (not at the top), by customer, without ids
     note = f"document.querySelector('#queue > .item-note[data-note-for=\"{complaint}\"]')"
-    browser.wait(
-        f"{note} && {note}.textContent.includes('Reply delivered to amy')", 20
-    )  # an English browser
+    browser.wait(f"{note} && {note}.dataset.delivery === 'sent'", 20)
+    assert "amy" in browser.js(f"{note}.textContent")
     assert browser.js(f"{note}.nextElementSibling.matches('article.item')")
     assert str(approved.id) not in browser.js(f"{note}.textContent")
     assert browser.js("document.getElementById('status').textContent") == ""

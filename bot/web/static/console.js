@@ -130,6 +130,8 @@
       } catch (error) {
         continue;
       }
+      const shown = notes.get(messageId);
+      if (shown) shown.el.dataset.delivery = state.status;
       if (state.status === "sent") { note(messageId, t("sent", { who: who })); return; }
       if (state.status === "failed") { note(messageId, t("failed", { who: who }), true, 120000); return; }
       if (state.retrying) note(messageId, t("retrying", { who: who }), false, null);
