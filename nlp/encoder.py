@@ -455,17 +455,63 @@ def get_encoder(settings: NlpSettings | None = None) -> Encoder:
     quantize = settings.quantize
     max_tokens = settings.max_tokens
     threads = settings.torch_threads
+    runtime = settings.runtime
     with _cache_lock:
         source = resolve_source(str(spec), model_dir)
-        key = (source, encoder_name(str(spec)), quantize.lower(), max_tokens)
+        runtime = pick_runtime(runtime, source, quantize)
+        key = (source, encoder_name(str(spec)), quantize.lower(), max_tokens, runtime)
         enc = _cache.get(key)
         if enc is None:
-            enc = Encoder(
-                source,
-                name=key[1],
-                max_tokens=max_tokens,
-                quantize=quantize,
-                threads=int(threads) if threads else None,
-            )
+            if runtime == "onnx":
+                from nlp.onnx_encoder import OnnxEncoder
+
+                enc = OnnxEncoder(
+                    source,
+                    name=key[1],
+                    max_tokens=max_tokens,
+                    quantize=quantize,
+                    threads=int(threads) if threads else None,
+                )
+            else:
+                enc = Encoder(
+                    source,
+                    name=key[1],
+                    max_tokens=max_tokens,
+                    quantize=quantize,
+                    threads=int(threads) if threads else None,
+                )
             _cache[key] = enc
         return enc
+
+
+RUNTIMES = ("auto", "onnx", "torch")
+
+
+def pick_runtime(runtime: str, source: str, quantize: str) -> str:
+    """`onnx` or `torch` for a REPLYLINE_RUNTIME value.
+
+    `auto` is torch for now: int8 on ONNX Runtime quantizes activations per batch, so a
+    message's vector depends slightly on its batch-mates (see nlp.onnx_encoder). `onnx` runs
+    the bundled encoder on ONNX Runtime (fails clearly where it cannot); `torch` is the
+    transformers model.
+    """
+    runtime = (runtime or "auto").strip().lower()
+    if runtime not in RUNTIMES:
+        raise ValueError(f"unknown runtime {runtime!r} ({', '.join(RUNTIMES)})")
+    if runtime != "onnx":
+        return "torch"
+    import importlib.util
+
+    from nlp.onnx_encoder import supports
+
+    usable = importlib.util.find_spec("onnxruntime") is not None and supports(source)
+    if runtime == "onnx":
+        if not usable:
+            raise ValueError(
+                f"REPLYLINE_RUNTIME=onnx needs onnxruntime and a converted bundled model; "
+                f"{source} is not one"
+            )
+        if quantize.lower() == "bf16":
+            raise ValueError("quantize=bf16 is a torch mode; use none or int8 with onnx")
+        return "onnx"
+    return "torch"

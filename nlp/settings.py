@@ -47,6 +47,11 @@ class NlpSettings(BaseModel):
         description="number format the encoder computes in: auto (bf16 where the CPU has it), "
         "none (float32), int8, bf16",
     )
+    runtime: Annotated[Literal["auto", "onnx", "torch"], BeforeValidator(_lower)] = Field(
+        default="auto",
+        description="what runs the encoder: torch (auto), or onnx for the bundled encoder on "
+        "ONNX Runtime (no torch in the serving process; int8 is the faster quantize)",
+    )
     max_tokens: int = Field(default=128, ge=8, le=512, description="longest input, in tokens")
     torch_threads: int | None = Field(
         default=None, ge=1, description="threads the model computes on (unset: all cores)"
