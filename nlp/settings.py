@@ -49,8 +49,8 @@ class NlpSettings(BaseModel):
     )
     runtime: Annotated[Literal["auto", "onnx", "torch"], BeforeValidator(_lower)] = Field(
         default="auto",
-        description="what runs the encoder: torch (auto), or onnx for the bundled encoder on "
-        "ONNX Runtime (no torch in the serving process; int8 is the faster quantize)",
+        description="what runs the encoder: auto (torch), torch, or onnx (the bundled encoder "
+        "on ONNX Runtime)",
     )
     max_tokens: int = Field(default=128, ge=8, le=512, description="longest input, in tokens")
     torch_threads: int | None = Field(
