@@ -7,10 +7,11 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
+from bot.i18n import localtime, use_locale
 from bot.web.app import create_app
 from bot.web.security import hash_password
 from db.engine import session_scope
-from db.models import AuditLog, Contact, Draft, Message, User
+from db.models import AuditLog, Contact, Draft, Message, Ticket, User
 
 
 @pytest.fixture
@@ -219,6 +220,11 @@ def test_a_web_chat_visitor_is_shown_by_a_nickname_never_by_their_cookie_token(
     assert f'<span translate="no">{nickname}</span> asked at' in queue  # waiting for a person
     tickets = agent.get("/console/tickets").text
     assert f'<td class="from">{nickname}</td>' in tickets
+    with Session(services.engine) as session:
+        opened = session.exec(select(Ticket)).one().created_at
+    with use_locale("en", "Asia/Taipei"):
+        assert f"<td>{localtime(opened)}</td>" in tickets  # the brand's zone, not UTC
+    assert "(UTC)" not in tickets
     fragment = agent.get("/console/queue.json").json()
     assert fragment["items"][0]["from"] == nickname
     for page in (queue, tickets, str(fragment)):
