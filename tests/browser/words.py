@@ -39,7 +39,7 @@ LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z'-]{2,}")
 CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff\u3000-\u303f\uff01-\uff60]+")
 CJK_ALLOWED = re.compile(r"^(繁體中文|中文|客人\d*|、|。|，|：|（|）|「|」)$")
 ISO_STAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d|\d\d:\d\d:\d\d\.\d+")
-UTC = re.compile(r"\bUTC\b|\+00:00")
+UTC = re.compile(r"\bUTC\b(?![+-]\d)|\+00:00")  # "Taiwan Time (UTC+8)" names the zone
 
 
 def untranslated(texts: list[str], language: str) -> list[str]:
