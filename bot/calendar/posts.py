@@ -14,8 +14,8 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 from sqlmodel import Session, or_, select
 
+from bot.auth.roles import has_role
 from bot.repeat import Repeat
-from bot.review.decisions import has_role
 from db.models import AuditLog, Post, PostRun, User
 from db.types import utcnow
 from nlp.types import STAGES

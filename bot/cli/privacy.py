@@ -49,7 +49,7 @@ def _engine():
 def _admin(engine, name: str | None):
     from sqlmodel import Session, select
 
-    from bot.review.decisions import has_role
+    from bot.auth.roles import has_role
     from db.models import User
 
     if not name:

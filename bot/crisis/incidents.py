@@ -14,8 +14,8 @@ import numpy as np
 from sqlalchemy import or_
 from sqlmodel import Session, select
 
+from bot.auth.roles import has_role
 from bot.crisis.signals import Observation, Signal
-from bot.review.decisions import has_role
 from db.models import Incident, IncidentMessage, IncidentNote, Message, User
 from db.types import utcnow
 

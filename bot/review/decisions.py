@@ -14,6 +14,7 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from bot.auth.roles import ROLE_RANK, has_role
 from db.models import (
     Assignment,
     AuditLog,
@@ -29,7 +30,6 @@ from db.models import (
 from db.types import utcnow
 from nlp.types import COMMENTER_TYPES, COMPLAINT_SUBTYPES, STAGES
 
-ROLE_RANK = {"agent": 1, "supervisor": 2, "admin": 3}
 OPEN = "pending"
 CRISIS_PRIORITY = 100  # Message.priority from which a message counts as crisis-related
 CORRECTABLE = {"type": COMMENTER_TYPES, "subtype": COMPLAINT_SUBTYPES, "stage": STAGES}
@@ -43,10 +43,6 @@ class ReviewError(Exception):
     def __init__(self, message: str, status: int = 409):
         super().__init__(message)
         self.status = status
-
-
-def has_role(user: User, role: str) -> bool:
-    return ROLE_RANK.get(user.role, 0) >= ROLE_RANK.get(role, 99)
 
 
 def is_crisis(message: Message) -> bool:

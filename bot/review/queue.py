@@ -16,6 +16,7 @@ from sqlalchemy import case, func, or_, text
 from sqlalchemy.orm import defer
 from sqlmodel import Session, select
 
+from bot.auth.roles import rank
 from bot.review.decisions import CRISIS_PRIORITY, OPEN, is_crisis, required_role
 from db.models import (
     Assignment,
@@ -207,7 +208,7 @@ def _items(session: Session, hours: BusinessHours, messages: list[Message]) -> l
                 stages=stages.get(message.contact_id, []),
                 due_at=message.due_at or hours.due(message.received_at, target),
                 target_minutes=target,
-                role=max((required_role(d, message) for d in own), key=_rank, default="agent"),
+                role=max((required_role(d, message) for d in own), key=rank, default="agent"),
                 handoff=message.conversation_id in held,
                 flags=[f for f in flags if f != "handoff"],
             )
@@ -257,10 +258,6 @@ def _urgency(now: datetime, warn_minutes: int) -> tuple:
         due,
         Message.id,
     )
-
-
-def _rank(role: str) -> int:
-    return {"agent": 1, "supervisor": 2, "admin": 3}.get(role, 0)
 
 
 def _user_id(session: Session, username: str) -> int:

@@ -8,9 +8,9 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 from sqlmodel import Session
 
+from bot.auth.roles import has_role
 from bot.config import Settings
 from bot.i18n import choose
-from bot.review.decisions import has_role
 from bot.services import Services
 from bot.web.security import SESSION_COOKIE, Sessions
 from db.models import User

@@ -13,9 +13,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from bot import state
+from bot.auth.roles import ROLE_RANK
 from bot.config import overview
 from bot.i18n import gettext
-from bot.review.decisions import ROLE_RANK, audit_action
+from bot.review.decisions import audit_action
 from bot.services import load_playbooks
 from bot.web.deps import CurrentLogin, ServicesDep, SessionDep, SessionsDep, require_role
 from bot.web.routes.console import done, page

@@ -10,11 +10,11 @@ from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
+from bot.auth.roles import has_role
 from bot.calendar import posts
 from bot.calendar.media import MAX_BYTES, ImageRejected, image_path, save_image
 from bot.calendar.publish import grace_of, sync_job
 from bot.repeat import LAST_MONTH_DAY, RepeatError, describe, from_form, words
-from bot.review.decisions import has_role
 from bot.web.deps import CurrentLogin, CurrentUser, ServicesDep, SessionDep, SessionsDep
 from bot.web.routes.console import render
 from db.engine import session_scope

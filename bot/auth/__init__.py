@@ -1,0 +1,1 @@
+"""Who may do what: console users' roles and their ranks."""
