@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 
+import httpx
 import pytest
-from starlette.testclient import TestClient
 
 from bot.config import Settings
 from bot.services import Services
@@ -32,14 +32,15 @@ def restore_logging():
 @pytest.fixture(autouse=True)
 def english_browser(monkeypatch):
     """The console now speaks the brand's language (Traditional Chinese) unless the browser asks
-    otherwise: test clients ask for English, as most tests read English texts. Tests of the
-    Chinese pages pass their own Accept-Language (headers= wins)."""
-    original = TestClient.__init__
+    otherwise: test clients (TestClient and the httpx clients of live servers) ask for English,
+    as most tests read English texts. Tests of the Chinese pages pass their own Accept-Language
+    (headers= wins)."""
+    original = httpx.Client.__init__
 
     def init(self, *args, headers=None, **kwargs):
-        original(self, *args, headers={"Accept-Language": "en", **(headers or {})}, **kwargs)
+        original(self, *args, headers={"Accept-Language": "en", **dict(headers or {})}, **kwargs)
 
-    monkeypatch.setattr(TestClient, "__init__", init)
+    monkeypatch.setattr(httpx.Client, "__init__", init)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
