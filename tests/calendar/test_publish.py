@@ -203,7 +203,7 @@ def test_a_post_scheduled_before_the_layout_move_still_goes_out(services, channe
         await until(lambda: runs(services.engine) and runs(services.engine)[0].status == "sent")
 
     run_scheduler(services, recovered)
-    assert channel.published == [("-1001234567890", "週末市集見！", None)]
+    assert published(channel) == [("-1001234567890", "週末市集見！", None)]
 
 
 def stored_functions(engine) -> dict[str, str]:

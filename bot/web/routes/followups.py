@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlmodel import select
 
@@ -13,9 +13,15 @@ from bot.review import proposals
 from bot.web.deps import CurrentLogin, CurrentUser, ServicesDep, SessionDep, SessionsDep
 from bot.web.routes.console import decide, done, page
 from db.models import Contact, Message, Proposal, Ticket
-from db.models.playbooks import PROPOSAL_STATUSES
+from db.models.playbooks import PROPOSAL_STATUSES, TICKET_STATUSES
 
 router = APIRouter(prefix="/console")
+
+
+def known_status(status: str, known: tuple[str, ...]) -> None:
+    """A filter by a status that does not exist is the asker's mistake (422), not the database's."""
+    if status and status not in known:
+        raise HTTPException(422, f"status must be one of {', '.join(known)}")
 
 
 @router.get("/proposals", response_class=HTMLResponse)
@@ -28,6 +34,7 @@ def proposals_page(
     sessions: SessionsDep,
     status: Annotated[str, Query(max_length=16)] = "",
 ) -> HTMLResponse:
+    known_status(status, PROPOSAL_STATUSES)
     query = select(Proposal).order_by(Proposal.id.desc()).limit(300)
     if status:
         query = query.where(Proposal.status == status)
@@ -81,6 +88,7 @@ def tickets_page(
     sessions: SessionsDep,
     status: Annotated[str, Query(max_length=16)] = "open",
 ) -> HTMLResponse:
+    known_status(status, TICKET_STATUSES)
     query = (
         select(Ticket, Message, Contact)
         .join(Message, Message.id == Ticket.message_id)
