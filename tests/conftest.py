@@ -6,6 +6,7 @@ import logging
 
 import httpx
 import pytest
+from starlette.testclient import TestClient
 
 from bot.config import Settings
 from bot.services import Services
@@ -35,12 +36,15 @@ def english_browser(monkeypatch):
     otherwise: test clients (TestClient and the httpx clients of live servers) ask for English,
     as most tests read English texts. Tests of the Chinese pages pass their own Accept-Language
     (headers= wins)."""
-    original = httpx.Client.__init__
+    for client_class in (TestClient, httpx.Client):  # TestClient stands on httpx2, not httpx
+        monkeypatch.setattr(client_class, "__init__", asking_english(client_class.__init__))
 
+
+def asking_english(original):
     def init(self, *args, headers=None, **kwargs):
         original(self, *args, headers={"Accept-Language": "en", **dict(headers or {})}, **kwargs)
 
-    monkeypatch.setattr(httpx.Client, "__init__", init)
+    return init
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
