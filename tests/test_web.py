@@ -219,11 +219,11 @@ def test_a_web_chat_visitor_is_shown_by_a_nickname_never_by_their_cookie_token(
     assert f'<span class="from">{nickname}</span>' in queue
     assert f'<span translate="no">{nickname}</span> asked at' in queue  # waiting for a person
     tickets = agent.get("/console/tickets").text
-    assert f'<td class="from">{nickname}</td>' in tickets
+    assert f'<td class="from word">{nickname}</td>' in tickets
     with Session(services.engine) as session:
         opened = session.exec(select(Ticket)).one().created_at
     with use_locale("en", "Asia/Taipei"):
-        assert f"<td>{localtime(opened)}</td>" in tickets  # the brand's zone, not UTC
+        assert f">{localtime(opened)}</time></td>" in tickets  # the brand's zone, not UTC
     assert "(UTC)" not in tickets
     fragment = agent.get("/console/queue.json").json()
     assert fragment["items"][0]["from"] == nickname
