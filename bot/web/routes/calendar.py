@@ -97,6 +97,8 @@ def calendar_page(
         shown = date.fromisoformat(day) if day else _today(services)
     except ValueError as error:
         raise HTTPException(422, "day must look like 2026-12-01") from error
+    if not 1970 <= shown.year <= 9000:  # a month around year 1 or 9999 overflows in UTC
+        raise HTTPException(422, "day must be between 1970 and 9000")
     context = _calendar_context(session, services, user, login, sessions, view, shown)
     return render(request, "calendar.html", **context)
 
