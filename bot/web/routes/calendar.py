@@ -80,6 +80,16 @@ def _calendar_context(session, services, user, login, sessions, view, day, **ext
     }
 
 
+def _shown_day(text: str) -> date | None:
+    """The day a calendar view is built around, or None: a month around year 1 or 9999
+    overflows when its edges are converted to UTC."""
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        return None
+    return day if 1970 <= day.year <= 9000 else None
+
+
 @router.get("/console/calendar", response_class=HTMLResponse)
 def calendar_page(
     request: Request,
@@ -93,12 +103,9 @@ def calendar_page(
 ) -> HTMLResponse:
     if view not in VIEWS:
         raise HTTPException(422, "view must be week or month")
-    try:
-        shown = date.fromisoformat(day) if day else _today(services)
-    except ValueError as error:
-        raise HTTPException(422, "day must look like 2026-12-01") from error
-    if not 1970 <= shown.year <= 9000:  # a month around year 1 or 9999 overflows in UTC
-        raise HTTPException(422, "day must be between 1970 and 9000")
+    shown = _shown_day(day) if day else _today(services)
+    if shown is None:
+        raise HTTPException(422, "day must look like 2026-12-01, between 1970 and 9000")
     context = _calendar_context(session, services, user, login, sessions, view, shown)
     return render(request, "calendar.html", **context)
 
@@ -166,10 +173,7 @@ async def add_post(
     try:
         post = await run_in_threadpool(create)
     except posts.PostError as error:
-        try:
-            shown = date.fromisoformat(day)
-        except ValueError:
-            shown = _today(services)
+        shown = _shown_day(day) or _today(services)
         form["chosen_repeat"] = _chosen_words(every, at, every_weekday, every_day, shown)
         context = _calendar_context(
             session, services, user, login, sessions, "week", shown, error=str(error), form=form
