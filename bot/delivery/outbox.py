@@ -27,17 +27,18 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import or_
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from bot import metrics
 from bot.logs import redact
 from db.engine import session_scope
+from db.enums import DraftStatus, MessageState
 from db.models import Contact, Conversation, Draft, Message
 from db.types import utcnow
 from handlers.base import Channel, OutboundReply, SendResult
 
 log = logging.getLogger(__name__)
-READY = ("approved", "edited")
+READY = (DraftStatus.APPROVED, DraftStatus.EDITED)
 BLOCKED = (
     "not sent: the person unfollowed (blocked) the account; nothing goes to them until they "
     "follow again"
@@ -58,8 +59,8 @@ class Outbox:
         with Session(self.engine) as session:
             drafts = session.exec(
                 select(Draft)
-                .where(Draft.status.in_(READY))
-                .order_by(Draft.approved_at, Draft.id)
+                .where(col(Draft.status).in_(READY))
+                .order_by(col(Draft.approved_at), col(Draft.id))
                 .limit(limit * 4)
             ).all()
         heads: dict[int, Draft] = {}
@@ -84,16 +85,16 @@ class Outbox:
             rows = session.exec(
                 select(Draft)
                 .where(
-                    Draft.id.in_([d.id for d in drafts]),
-                    Draft.status.in_(READY),
-                    or_(Draft.next_attempt_at.is_(None), Draft.next_attempt_at <= now),
+                    col(Draft.id).in_([d.id for d in drafts]),
+                    col(Draft.status).in_(READY),
+                    or_(col(Draft.next_attempt_at).is_(None), col(Draft.next_attempt_at) <= now),
                 )
                 .with_for_update(skip_locked=True)
             ).all()
             for draft in rows:
                 if draft.send_attempts >= self.max_attempts:
                     # the last attempt never recorded an answer: its process died mid-send
-                    draft.status, draft.maybe_sent = "failed", True
+                    draft.status, draft.maybe_sent = DraftStatus.FAILED, True
                     draft.error = draft.error or f"gave up after {draft.send_attempts} attempts"
                     metrics.SEND_FAILURES.labels("unknown", "failed").inc()
                 else:
@@ -116,6 +117,7 @@ class Outbox:
         return len(claimed)
 
     async def _send(self, draft: Draft, lease_until: datetime) -> None:
+        assert draft.id is not None  # claimed from the table
         try:
             reply, channel, blocked = await asyncio.to_thread(self._prepare, draft)
             if blocked:
@@ -139,8 +141,10 @@ class Outbox:
         with Session(self.engine) as session:
             message = session.get(Message, draft.message_id)
             conversation = session.get(Conversation, draft.conversation_id)
+            assert message is not None and conversation is not None  # the draft's foreign keys
             contact = session.get(Contact, message.contact_id) if message.contact_id else None
         blocked = contact is not None and contact.blocked and conversation.kind == "direct"
+        assert draft.id is not None
         reply = OutboundReply(
             draft_id=draft.id,
             channel=conversation.channel,
@@ -179,22 +183,23 @@ class Outbox:
                 return
             if result.ok:
                 conversation = session.get(Conversation, draft.conversation_id)
+                assert conversation is not None  # the draft's foreign key
                 sent = Message(
                     channel=conversation.channel,
-                    conversation_id=conversation.id,
+                    conversation_id=draft.conversation_id,
                     direction="out",
                     text=draft.text,
                     platform_message_id=result.platform_message_id,
-                    state="ignored",
+                    state=MessageState.IGNORED,
                     sent_at=now,
                 )
                 session.add(sent)
                 session.flush()
-                draft.status, draft.sent_at, draft.sent_message_id = "sent", now, sent.id
+                draft.status, draft.sent_at, draft.sent_message_id = DraftStatus.SENT, now, sent.id
                 draft.error, draft.next_attempt_at = None, None
                 metrics.SENT.labels(reply.channel).inc()
             elif result.permanent or draft.send_attempts >= self.max_attempts:
-                draft.status = "failed"
+                draft.status = DraftStatus.FAILED
                 draft.error = redact(result.error or "failed")
                 log.warning("draft %s failed: %s", draft_id, draft.error)
                 metrics.SEND_FAILURES.labels(reply.channel, "failed").inc()
