@@ -15,6 +15,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -25,6 +26,9 @@ from nlp.language import detect_language
 from nlp.settings import NlpSettings
 from nlp.types import COMMENTER_TYPES, Classification, Classifier
 
+if TYPE_CHECKING:
+    from nlp.encoder import TextEncoder
+
 
 class HeadsNotFoundError(FileNotFoundError):
     """No trained heads exist for the configured encoder."""
@@ -33,7 +37,7 @@ class HeadsNotFoundError(FileNotFoundError):
 class ModelClassifier:
     """`Classifier` backed by an `nlp.encoder.Encoder` and a `HeadSet`."""
 
-    def __init__(self, encoder, heads: HeadSet) -> None:
+    def __init__(self, encoder: TextEncoder, heads: HeadSet) -> None:
         if heads.encoder != encoder.name:
             raise ValueError(
                 f"heads were trained for encoder {heads.encoder!r}, not {encoder.name!r}"

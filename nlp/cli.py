@@ -99,8 +99,8 @@ def cmd_classify(args: argparse.Namespace) -> int:
             texts = [obj["text"] for _, obj in pending]
             contexts = [obj.get("context") for _, obj in pending]
             if any(isinstance(c, list) and c for c in contexts) and takes_contexts(clf):
-                contexts = [c if isinstance(c, list) else [] for c in contexts]
-                results = clf.classify(texts, contexts=[[str(t) for t in c] for c in contexts])
+                lists = [c if isinstance(c, list) else [] for c in contexts]
+                results = clf.classify(texts, contexts=[[str(t) for t in c] for c in lists])
             else:
                 results = clf.classify(texts)
             for (_, obj), res in zip(pending, results, strict=True):

@@ -13,6 +13,7 @@ import re
 from collections.abc import Sequence
 
 from nlp.language import strip_noise
+from nlp.types import Classifier
 
 MAX_FOLLOW_UP_CHARS = 24  # Chinese characters (or Latin letters / 4) a follow-up can have
 MAX_FOLLOW_UP_WORDS = 7
@@ -52,7 +53,7 @@ def with_context(text: str, context: Sequence[str] | None) -> str:
     return f"{joined} {text.strip()}"
 
 
-def takes_contexts(classifier: object) -> bool:
+def takes_contexts(classifier: Classifier) -> bool:
     """True when the classifier's `classify` accepts `contexts=` (the model one does)."""
     try:
         return "contexts" in inspect.signature(classifier.classify).parameters

@@ -227,7 +227,7 @@ def _field(number: int, wire: int, payload: bytes) -> bytes:
 
 def _read_fields(buf: bytes) -> list[tuple[int, int, bytes | int]]:
     """Decode one protobuf message level into (field, wire type, value) triples."""
-    fields = []
+    fields: list[tuple[int, int, bytes | int]] = []
     i = 0
     while i < len(buf):
         key, i = _read_varint(buf, i)
@@ -279,15 +279,15 @@ def nmt_nfkc_normalizer_spec() -> bytes:
         num_threads=1,
     )
     for number, _wire, value in _read_fields(sink.getvalue()):
-        if number == 3:
-            return bytes(value)  # type: ignore[arg-type]
+        if number == 3 and isinstance(value, bytes):
+            return value
     raise RuntimeError("sentencepiece produced a model without a normalizer spec")
 
 
 def precompiled_charsmap(normalizer_spec: bytes) -> bytes:
     for number, _wire, value in _read_fields(normalizer_spec):
-        if number == 2:
-            return bytes(value)  # type: ignore[arg-type]
+        if number == 2 and isinstance(value, bytes):
+            return value
     raise RuntimeError("normalizer spec has no precompiled charsmap")
 
 

@@ -18,7 +18,7 @@ import threading
 import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -138,6 +138,30 @@ def _q4_embedding(table: Any, dim: int, padding_idx: int | None) -> Any:
             return (q * scale).reshape(*ids.shape, dim)
 
     return Q4Embedding()
+
+
+class TextEncoder(Protocol):
+    """What `get_encoder` gives on either runtime: `Encoder` (torch) or `OnnxEncoder`."""
+
+    name: str
+    dim: int
+    max_tokens: int
+
+    @property
+    def num_layers(self) -> int: ...
+
+    def default_layers(self) -> list[int]: ...
+
+    def token_ids(self, texts: Sequence[str], prefix: str = "query: ") -> list[list[int]]: ...
+
+    def embed(
+        self,
+        texts: Sequence[str],
+        prefix: str = "query: ",
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        progress: Any = None,
+        layers: Sequence[int] | None = None,
+    ) -> np.ndarray: ...
 
 
 class Encoder:
@@ -421,7 +445,7 @@ def _batches(
         yield chunk
 
 
-_cache: dict[tuple, Encoder] = {}
+_cache: dict[tuple, TextEncoder] = {}
 _cache_lock = threading.Lock()
 
 
@@ -446,7 +470,7 @@ def configured_name(settings: NlpSettings | None = None) -> str:
     return encoder_name(settings.encoder or BUNDLED)
 
 
-def get_encoder(settings: NlpSettings | None = None) -> Encoder:
+def get_encoder(settings: NlpSettings | None = None) -> TextEncoder:
     """The process-wide encoder for these settings (unset: read from the environment, see
     nlp/settings.py), built (and converted) on first use."""
     settings = settings or NlpSettings.from_env()
@@ -455,10 +479,9 @@ def get_encoder(settings: NlpSettings | None = None) -> Encoder:
     quantize = settings.quantize
     max_tokens = settings.max_tokens
     threads = settings.torch_threads
-    runtime = settings.runtime
     with _cache_lock:
         source = resolve_source(str(spec), model_dir)
-        runtime = pick_runtime(runtime, source, quantize)
+        runtime = pick_runtime(settings.runtime, source, quantize)
         key = (source, encoder_name(str(spec)), quantize.lower(), max_tokens, runtime)
         enc = _cache.get(key)
         if enc is None:

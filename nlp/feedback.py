@@ -20,10 +20,10 @@ def _coerce(field: str, value: object) -> object | None:
     if field == "suggestion":
         if isinstance(value, bool):
             return value
-        text = str(value).strip().lower()
-        if text in _TRUE:
+        answer = str(value).strip().lower()
+        if answer in _TRUE:
             return True
-        if text in _FALSE:
+        if answer in _FALSE:
             return False
         return None
     text = None if value is None else str(value).strip()

@@ -74,7 +74,9 @@ class HeadSet:
                 "temperature": float(head.temperature),
             }
         meta = {"encoder": self.encoder, "dim": self.dim, "heads": heads_meta, **self.meta}
-        _atomic_write(path, lambda f: np.savez_compressed(f, **arrays))
+        # plain number arrays: nothing to pickle (naming the flag also keeps `**arrays` from
+        # being matched against it)
+        _atomic_write(path, lambda f: np.savez_compressed(f, allow_pickle=False, **arrays))
         _atomic_write(
             path.with_suffix(".json"),
             lambda f: f.write(

@@ -5,6 +5,7 @@ bot), and nlp's own commands read it with `NlpSettings.from_env()`."""
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, ClassVar, Literal
 
@@ -76,18 +77,18 @@ class NlpSettings(BaseModel):
         return type(self).model_validate(self.model_dump() | given)
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> NlpSettings:
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> NlpSettings:
         """These settings from REPLYLINE_* environment variables (for nlp's own commands)."""
-        environ = os.environ if environ is None else environ
+        env = os.environ if environ is None else environ
         values = {}
         for name in cls.model_fields:
-            raw = environ.get(f"REPLYLINE_{cls.env_prefix}{name}".upper())
+            raw = env.get(f"REPLYLINE_{cls.env_prefix}{name}".upper())
             if raw is not None:
                 values[name] = raw
         return cls.model_validate(values)
 
 
-def bot_database_url(environ: dict[str, str] | None = None) -> str | None:
+def bot_database_url(environ: Mapping[str, str] | None = None) -> str | None:
     """The bot's database (REPLYLINE_DATABASE_URL), where `train --with-feedback` reads the
     reviewers' corrections; the bot itself reads it as `settings.database.url`."""
     return (os.environ if environ is None else environ).get("REPLYLINE_DATABASE_URL")
