@@ -17,14 +17,17 @@ from bot.i18n.catalog import (
     translations,
 )
 from bot.i18n.labels import (
+    audit_action_label,
     channel_label,
     flag_label,
     language_label,
+    proposal_status_label,
     role_label,
     stage_help,
     stage_label,
     subtype_label,
     type_label,
+    via_label,
 )
 from bot.i18n.locale import (
     DEFAULT_LOCALE,
@@ -49,6 +52,7 @@ __all__ = [
     "N_",
     "_",
     "ago",
+    "audit_action_label",
     "channel_label",
     "choose",
     "clock",
@@ -68,6 +72,7 @@ __all__ = [
     "ngettext",
     "npgettext",
     "pgettext",
+    "proposal_status_label",
     "role_label",
     "stage_help",
     "stage_label",
@@ -77,5 +82,6 @@ __all__ = [
     "translations",
     "type_label",
     "use_locale",
+    "via_label",
     "zone_label",
 ]

@@ -44,6 +44,9 @@ def install(env: Environment) -> Environment:
         role_label=labels.role_label,
         channel_label=labels.channel_label,
         flag_label=labels.flag_label,
+        audit_action_label=labels.audit_action_label,
+        via_label=labels.via_label,
+        proposal_status_label=labels.proposal_status_label,
     )
     helpers = {name: _at_render(helper) for name, helper in helpers.items()}
     env.filters.update(helpers)  # {{ m.stage | stage_label }}

@@ -4,6 +4,7 @@ current language. An unknown code is shown as it is rather than hidden."""
 from __future__ import annotations
 
 from bot.i18n.catalog import pgettext
+from db.enums import ProposalStatus
 
 
 def stage_label(stage: str | None) -> str:
@@ -79,3 +80,58 @@ def flag_label(flag: str | None) -> str:
         "repeat_troll": pgettext("flag", "repeat troll"),
     }
     return labels.get(flag or "", (flag or "").replace("_", " "))
+
+
+def audit_action_label(action: str | None) -> str:
+    """What an audit log line records, in words (the stored code stays in the CSV export)."""
+    labels = {
+        "approve": pgettext("audit", "Approved"),
+        "edit": pgettext("audit", "Approved with edits"),
+        "reject": pgettext("audit", "Rejected a draft"),
+        "reply": pgettext("audit", "Wrote a reply"),
+        "no_reply": pgettext("audit", "No reply"),
+        "claim": pgettext("audit", "Claimed"),
+        "assign": pgettext("audit", "Assigned"),
+        "release": pgettext("audit", "Released a claim"),
+        "correct_type": pgettext("audit", "Corrected the type"),
+        "correct_subtype": pgettext("audit", "Corrected the complaint subtype"),
+        "correct_stage": pgettext("audit", "Corrected the stage"),
+        "release_handoff": pgettext("audit", "Ended a handoff"),
+        "proposal_status": pgettext("audit", "Moved a proposal"),
+        "notify_contributor": pgettext("audit", "Told the contributor"),
+        "close_ticket": pgettext("audit", "Closed a ticket"),
+        "auto_ack": pgettext("audit", "Acknowledged automatically"),
+        "auto_approve": pgettext("audit", "Sent automatically"),
+        "contact_export": pgettext("audit", "Exported a contact's data"),
+        "contact_erase": pgettext("audit", "Erased a contact's data"),
+        "message_unsend": pgettext("audit", "Customer took a message back"),
+        "post_add": pgettext("audit", "Planned a post"),
+        "post_approve": pgettext("audit", "Approved a post"),
+        "post_cancel": pgettext("audit", "Cancelled a post"),
+        "password_change": pgettext("audit", "Changed their password"),
+        "user_add": pgettext("audit", "Added a user"),
+        "user_change": pgettext("audit", "Changed a user"),
+        "sessions_end": pgettext("audit", "Ended logins"),
+        "playbooks_reload": pgettext("audit", "Reloaded the playbooks"),
+    }
+    return labels.get(action or "", (action or "").replace("_", " "))
+
+
+def via_label(via: str | None) -> str:
+    """Where a decision was made: the console, a staff chat, the command line, or the bot."""
+    labels = {
+        "console": pgettext("via", "Console"),
+        "cli": pgettext("via", "Command line"),
+        "auto": pgettext("via", "Automatic"),
+    }
+    return labels.get(via or "") or channel_label(via)
+
+
+def proposal_status_label(status: str | None) -> str:
+    labels = {
+        ProposalStatus.OPEN: pgettext("proposal", "New"),
+        ProposalStatus.UNDER_REVIEW: pgettext("proposal", "Under review"),
+        ProposalStatus.ADOPTED: pgettext("proposal", "Adopted"),
+        ProposalStatus.DECLINED: pgettext("proposal", "Declined"),
+    }
+    return labels.get(status or "", (status or "").replace("_", " "))
