@@ -31,7 +31,8 @@ class Report:
 def build_report(engine: Engine, settings, period: Period, charts: bool = True) -> Report:
     window = timedelta(hours=settings.reports.engagement_window_hours)
     data = load(engine, period, window)
-    report = {
+    posts = sections.posts(data, window)
+    report: dict[str, object] = {
         "period": {
             "from": period.first.isoformat(),
             "to": period.last.isoformat(),
@@ -49,9 +50,9 @@ def build_report(engine: Engine, settings, period: Period, charts: bool = True) 
         "complaints": sections.complaints(data),
         "incidents": incidents(engine, period),
         "proposals": proposals(engine, period),
-        "posts": sections.posts(data, window),
+        "posts": posts,
     }
-    report["reach"] = sections.reach(data, report["posts"])
+    report["reach"] = sections.reach(data, posts)
     report["recommendations"] = recommend(report)
     if not charts:
         return Report(report)

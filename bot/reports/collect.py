@@ -3,14 +3,18 @@ month of a busy account loads in well under a second."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cached_property
 
 from sqlalchemy import select
 from sqlalchemy.engine import Connection, Engine, Row
+from sqlalchemy.orm import aliased
+from sqlmodel import col
 
 from bot.reports.period import Period
+from db.enums import DraftStatus
 from db.models import AuditLog, Contact, Conversation, Draft, Message, Post, PostRun
 from db.models import StageTransition as Move
 
@@ -24,16 +28,16 @@ class Data:
     (comparisons, turns that started earlier, replies and post engagement that came later)."""
 
     period: Period
-    inbound: list[Row]  # id, channel, conversation_id, contact_id, sent_at, kind, type, ...
-    outbound: list[Row]  # conversation_id, sent_at, kind, channel, direct contact_id
-    decisions: list[Row]  # action, at, playbook
+    inbound: Sequence[Row]  # id, channel, conversation_id, contact_id, sent_at, kind, type, ...
+    outbound: Sequence[Row]  # conversation_id, sent_at, kind, channel, direct contact_id
+    decisions: Sequence[Row]  # action, at, playbook
     pending_messages: int
-    sent_drafts: list[Row]  # playbook, policy, message text, message id
-    answered: list[Row]  # every draft of messages a person answered in the period (quality)
-    contacts: list[Row]  # id, channel, first_seen_at (seen before the period ended)
-    moves: list[Row]  # contact_id, from_stage, to_stage, at (before the period ended)
-    runs: list[Row]  # PostRun columns, the post's channel, target, goal; chat conversation
-    unrun_posts: list[Row]  # one-off posts due in the period that have no run
+    sent_drafts: Sequence[Row]  # playbook, policy, message text, message id
+    answered: Sequence[Row]  # every draft of messages a person answered in the period (quality)
+    contacts: Sequence[Row]  # id, channel, first_seen_at (seen before the period ended)
+    moves: Sequence[Row]  # contact_id, from_stage, to_stage, at (before the period ended)
+    runs: Sequence[Row]  # PostRun columns, the post's channel, target, goal; chat conversation
+    unrun_posts: Sequence[Row]  # one-off posts due in the period that have no run
 
     @cached_property
     def messages(self) -> list[Row]:
@@ -60,130 +64,150 @@ def load(engine: Engine, period: Period, window: timedelta) -> Data:
             inbound=_inbound(conn, earliest, latest),
             outbound=_outbound(conn, start - LOOKBACK, latest),
             decisions=conn.execute(
-                select(AuditLog.action, AuditLog.at, Draft.playbook)
-                .join(Draft, Draft.id == AuditLog.draft_id)
-                .where(AuditLog.action.in_(DECISIONS), AuditLog.at >= start, AuditLog.at < end)
+                select(col(AuditLog.action), col(AuditLog.at), col(Draft.playbook))
+                .join(Draft, col(Draft.id) == col(AuditLog.draft_id))
+                .where(
+                    col(AuditLog.action).in_(DECISIONS),
+                    col(AuditLog.at) >= start,
+                    col(AuditLog.at) < end,
+                )
             ).all(),
             pending_messages=len(
                 conn.execute(
-                    select(Draft.message_id)
-                    .where(Draft.status == "pending", Draft.created_at >= start)
-                    .where(Draft.created_at < end)
+                    select(col(Draft.message_id))
+                    .where(col(Draft.status) == DraftStatus.PENDING, col(Draft.created_at) >= start)
+                    .where(col(Draft.created_at) < end)
                     .distinct()
                 ).all()
             ),
             sent_drafts=conn.execute(
-                select(Draft.playbook, Draft.policy, Message.text, Message.id)
-                .join(Message, Message.id == Draft.message_id)
-                .where(Draft.status == "sent", Draft.sent_at >= start, Draft.sent_at < end)
+                select(col(Draft.playbook), col(Draft.policy), col(Message.text), col(Message.id))
+                .join(Message, col(Message.id) == col(Draft.message_id))
+                .where(
+                    col(Draft.status) == DraftStatus.SENT,
+                    col(Draft.sent_at) >= start,
+                    col(Draft.sent_at) < end,
+                )
             ).all(),
             answered=_answered(conn, start, end),
             contacts=conn.execute(
-                select(Contact.id, Contact.channel, Contact.first_seen_at).where(
-                    Contact.first_seen_at < end
+                select(col(Contact.id), col(Contact.channel), col(Contact.first_seen_at)).where(
+                    col(Contact.first_seen_at) < end
                 )
             ).all(),
             moves=conn.execute(
-                select(Move.contact_id, Move.from_stage, Move.to_stage, Move.at)
-                .where(Move.at < end)
-                .order_by(Move.at, Move.id)
+                select(col(Move.contact_id), col(Move.from_stage), col(Move.to_stage), col(Move.at))
+                .where(col(Move.at) < end)
+                .order_by(col(Move.at), col(Move.id))
             ).all(),
             runs=_runs(conn, start, end),
             unrun_posts=conn.execute(
-                select(Post.id, Post.status, Post.stage_goal).where(
-                    Post.cron.is_(None),
-                    Post.scheduled_at >= start,
-                    Post.scheduled_at < end,
-                    ~Post.id.in_(select(PostRun.post_id)),
+                select(col(Post.id), col(Post.status), col(Post.stage_goal)).where(
+                    col(Post.cron).is_(None),
+                    col(Post.scheduled_at) >= start,
+                    col(Post.scheduled_at) < end,
+                    ~col(Post.id).in_(select(col(PostRun.post_id))),
                 )
             ).all(),
         )
 
 
-ANSWERED = ("approved", "edited", "sent", "failed")
+ANSWERED = (DraftStatus.APPROVED, DraftStatus.EDITED, DraftStatus.SENT, DraftStatus.FAILED)
 
 
-def _answered(conn: Connection, start: datetime, end: datetime) -> list[Row]:
+def _answered(conn: Connection, start: datetime, end: datetime) -> Sequence[Row]:
     """The candidates of each message whose reply was decided in the period, with the message's
     type and arrival: what draft quality is measured on."""
     decided = (
-        select(Draft.message_id)
-        .where(Draft.status.in_(ANSWERED), Draft.decided_at >= start, Draft.decided_at < end)
+        select(col(Draft.message_id))
+        .where(
+            col(Draft.status).in_(ANSWERED),
+            col(Draft.decided_at) >= start,
+            col(Draft.decided_at) < end,
+        )
         .distinct()
     )
     return conn.execute(
         select(
-            Draft.message_id,
-            Draft.rank,
-            Draft.playbook,
-            Draft.status,
-            Draft.text,
-            Draft.original_text,
-            Draft.decided_at,
-            Draft.auto,
-            Draft.policy,
-            Message.type,
-            Message.sent_at.label("sent_at"),
+            col(Draft.message_id),
+            col(Draft.rank),
+            col(Draft.playbook),
+            col(Draft.status),
+            col(Draft.text),
+            col(Draft.original_text),
+            col(Draft.decided_at),
+            col(Draft.auto),
+            col(Draft.policy),
+            col(Message.type),
+            col(Message.sent_at).label("sent_at"),
         )
-        .join(Message, Message.id == Draft.message_id)
-        .where(Draft.message_id.in_(decided))
-        .order_by(Draft.message_id, Draft.rank)
+        .join(Message, col(Message.id) == col(Draft.message_id))
+        .where(col(Draft.message_id).in_(decided))
+        .order_by(col(Draft.message_id), col(Draft.rank))
     ).all()
 
 
-def _inbound(conn: Connection, since: datetime, until: datetime) -> list[Row]:
+def _inbound(conn: Connection, since: datetime, until: datetime) -> Sequence[Row]:
     return conn.execute(
         select(
-            Message.id,
-            Message.channel,
-            Message.conversation_id,
-            Message.contact_id,
-            Message.sent_at,
-            Message.kind,
-            Message.type,
-            Message.subtype,
-            Message.sentiment,
-            Message.reply_to_message_id,
+            col(Message.id),
+            col(Message.channel),
+            col(Message.conversation_id),
+            col(Message.contact_id),
+            col(Message.sent_at),
+            col(Message.kind),
+            col(Message.type),
+            col(Message.subtype),
+            col(Message.sentiment),
+            col(Message.reply_to_message_id),
         )
-        .where(Message.direction == "in", Message.sent_at >= since, Message.sent_at < until)
-        .order_by(Message.sent_at, Message.id)
+        .where(
+            col(Message.direction) == "in",
+            col(Message.sent_at) >= since,
+            col(Message.sent_at) < until,
+        )
+        .order_by(col(Message.sent_at), col(Message.id))
     ).all()
 
 
-def _outbound(conn: Connection, since: datetime, until: datetime) -> list[Row]:
+def _outbound(conn: Connection, since: datetime, until: datetime) -> Sequence[Row]:
     return conn.execute(
         select(
-            Message.conversation_id,
-            Message.sent_at,
-            Message.kind,
-            Conversation.channel,
-            Conversation.contact_id,
+            col(Message.conversation_id),
+            col(Message.sent_at),
+            col(Message.kind),
+            col(Conversation.channel),
+            col(Conversation.contact_id),
         )
-        .join(Conversation, Conversation.id == Message.conversation_id)
-        .where(Message.direction == "out", Message.sent_at >= since, Message.sent_at < until)
-        .order_by(Message.sent_at, Message.id)
+        .join(Conversation, col(Conversation.id) == col(Message.conversation_id))
+        .where(
+            col(Message.direction) == "out",
+            col(Message.sent_at) >= since,
+            col(Message.sent_at) < until,
+        )
+        .order_by(col(Message.sent_at), col(Message.id))
     ).all()
 
 
-def _runs(conn: Connection, start: datetime, end: datetime) -> list[Row]:
-    posted = Message.__table__.alias("posted")
+def _runs(conn: Connection, start: datetime, end: datetime) -> Sequence[Row]:
+    posted = aliased(Message, name="posted")
     return conn.execute(
         select(
-            PostRun.post_id,
-            PostRun.scheduled_for,
-            PostRun.status,
-            PostRun.finished_at,
-            PostRun.message_id,
-            PostRun.error,
-            Post.channel,
-            Post.target,
-            Post.stage_goal,
-            Post.cron,
-            Post.text,
-            posted.c.conversation_id,
+            col(PostRun.post_id),
+            col(PostRun.scheduled_for),
+            col(PostRun.status),
+            col(PostRun.finished_at),
+            col(PostRun.message_id),
+            col(PostRun.error),
+            col(Post.channel),
+            col(Post.target),
+            col(Post.stage_goal),
+            col(Post.cron),
+            col(Post.text),
+            col(posted.conversation_id),
         )
-        .join(Post, Post.id == PostRun.post_id)
-        .outerjoin(posted, posted.c.id == PostRun.message_id)
-        .where(PostRun.scheduled_for >= start, PostRun.scheduled_for < end)
-        .order_by(PostRun.scheduled_for, PostRun.id)
+        .join(Post, col(Post.id) == col(PostRun.post_id))
+        .outerjoin(posted, col(posted.id) == col(PostRun.message_id))
+        .where(col(PostRun.scheduled_for) >= start, col(PostRun.scheduled_for) < end)
+        .order_by(col(PostRun.scheduled_for), col(PostRun.id))
     ).all()

@@ -31,7 +31,7 @@ import re
 import statistics
 from bisect import bisect_left
 from collections import Counter, defaultdict
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from bot.reports.collect import Data
 from nlp.types import STAGES
@@ -67,7 +67,9 @@ def p90(values: list[float]) -> float | None:
 
 def volume(data: Data) -> dict:
     messages = data.messages
-    by_day = {d: (Counter(), Counter()) for d in data.period.dates}
+    by_day: dict[date, tuple[Counter[str], Counter[str]]] = {
+        d: (Counter(), Counter()) for d in data.period.dates
+    }
     for m in messages:
         types, channels = by_day[data.period.local_day(m.sent_at)]
         types[m.type or "unclassified"] += 1
@@ -106,8 +108,8 @@ def _shares(counts: Counter) -> dict:
 
 
 def sentiment(data: Data) -> dict:
-    by_day = {d: Counter() for d in data.period.dates}
-    overall = Counter()
+    by_day: dict[date, Counter[str]] = {d: Counter() for d in data.period.dates}
+    overall: Counter[str] = Counter()
     for m in data.messages:
         mood = _mood(m.sentiment)
         if mood:
@@ -290,7 +292,7 @@ def faq_gaps(texts: list[str], limit: int = 5) -> list[dict]:
     """The topics behind holding replies: repeatedly the term most questions share (at least
     two), with the questions it covers, so each question counts toward one topic."""
     remaining = [(t, terms(t)) for t in texts]
-    gaps = []
+    gaps: list[dict] = []
     while remaining and len(gaps) < limit:
         counts = Counter(term for _, found in remaining for term in found)
         if not counts:
@@ -402,7 +404,7 @@ class _Timeline:
     """Rows in time order, sliced by time with a binary search; counts the period's messages
     for the expected rate."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.rows: list = []
         self.times: list[datetime] = []
         self.in_period = 0
@@ -416,12 +418,15 @@ class _Timeline:
         return self.rows[bisect_left(self.times, start) : bisect_left(self.times, end)]
 
 
-def _engagement_index(data: Data, runs: list):
+def _engagement_index(
+    data: Data, runs: list
+) -> tuple[defaultdict[int, _Timeline], defaultdict[str, _Timeline]]:
     """Inbound messages and reactions in the chats posts went to, and on the channels of
     broadcasts (inbound is in time order already)."""
     chats = {r.conversation_id for r in runs if r.conversation_id}
     channels = {r.channel for r in runs if not r.conversation_id}
-    by_conversation, by_channel = defaultdict(_Timeline), defaultdict(_Timeline)
+    by_conversation: defaultdict[int, _Timeline] = defaultdict(_Timeline)
+    by_channel: defaultdict[str, _Timeline] = defaultdict(_Timeline)
     start, end = data.period.start, data.period.end
     for m in data.inbound:
         if m.kind in ("message", "reaction") and (
@@ -446,7 +451,9 @@ def posts(data: Data, window: timedelta) -> dict:
         ordered = sorted(indexes, key=lambda i: sent[i].finished_at)
         for here, later in zip(ordered, ordered[1:], strict=False):
             next_on_target[here] = sent[later].finished_at
-    items, goals = [], defaultdict(Counter)
+    items: list[dict] = []
+    # each goal's sums: counts stay int, engagement is a float
+    goals: defaultdict[str | None, defaultdict[str, float]] = defaultdict(lambda: defaultdict(int))
     hours = data.period.days * 24
     for i, r in enumerate(sent):
         until = min(r.finished_at + window, next_on_target.get(i, r.finished_at + window))
@@ -456,6 +463,8 @@ def posts(data: Data, window: timedelta) -> dict:
         expected = pool.in_period / hours * (until - r.finished_at).total_seconds() / 3600
         direct = sum(m.reply_to_message_id == r.message_id for m in replies if r.message_id)
         reactions = sum(m.kind == "reaction" for m in followed)
+        engagement = round(reactions + max(direct, len(replies) - expected, 0), 1)
+        engaged = len({m.contact_id for m in followed if m.contact_id})
         item = {
             "post_id": r.post_id,
             "at": r.scheduled_for.isoformat(),
@@ -468,14 +477,16 @@ def posts(data: Data, window: timedelta) -> dict:
             "expected_replies": round(expected, 1),
             "direct_replies": direct,
             "reactions": reactions,
-            "engagement": round(reactions + max(direct, len(replies) - expected, 0), 1),
-            "engaged_contacts": len({m.contact_id for m in followed if m.contact_id}),
+            "engagement": engagement,
+            "engaged_contacts": engaged,
         }
         items.append(item)
         goal = goals[r.stage_goal]
         goal["posts"] += 1
-        for key in ("replies", "reactions", "engagement", "engaged_contacts"):
-            goal[key] += item[key]
+        goal["replies"] += len(replies)
+        goal["reactions"] += reactions
+        goal["engagement"] += engagement
+        goal["engaged_contacts"] += engaged
     by_status = Counter(r.status for r in data.runs) + Counter(p.status for p in data.unrun_posts)
     return {
         "window_hours": round(window.total_seconds() / 3600, 1),

@@ -4,6 +4,7 @@ timelines of alerts and notes) and the proposals collected at the collaboration 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy.engine import Engine
@@ -33,9 +34,12 @@ def _alert_line(alert: IncidentAlert) -> str:
     return line if alert.ok else f"{line} (not delivered)"
 
 
-def _events(session: Session, ids: list[int]) -> dict[int, list[tuple[datetime, str]]]:
+def _events(
+    session: Session, incidents: Sequence[Incident]
+) -> dict[int, list[tuple[datetime, str]]]:
     """Each incident's alerts and notes as (when, what)."""
     events: dict[int, list[tuple[datetime, str]]] = {}
+    ids = [i.id for i in incidents]
     if not ids:
         return events
     for alert in session.exec(select(IncidentAlert).where(col(IncidentAlert.incident_id).in_(ids))):
@@ -55,6 +59,21 @@ def _timeline(incident: Incident, events: list[tuple[datetime, str]]) -> list[di
     return [{"at": at.isoformat(), "what": what} for at, what in ordered]
 
 
+def _incident(incident: Incident, events: dict[int, list[tuple[datetime, str]]]) -> dict:
+    assert incident.id is not None  # read from the table
+    return {
+        "id": incident.id,
+        "title": incident.title[:TEXT_LIMIT],
+        "status": incident.status,
+        "severity": incident.severity,
+        "opened_at": incident.opened_at.isoformat(),
+        "closed_at": _iso(incident.resolved_at),
+        "minutes_to_acknowledge": _minutes(incident.opened_at, incident.acknowledged_at),
+        "minutes_open": _minutes(incident.opened_at, incident.resolved_at),
+        "timeline": _timeline(incident, events.get(incident.id, [])),
+    }
+
+
 def incidents(engine: Engine, period: Period) -> dict:
     """Incidents opened in the period, each with its lifecycle times (opened, acknowledged,
     resolved) and its alerts and notes, in time order."""
@@ -64,21 +83,8 @@ def incidents(engine: Engine, period: Period) -> dict:
             .where(Incident.opened_at >= period.start, Incident.opened_at < period.end)
             .order_by(col(Incident.opened_at), col(Incident.id))
         ).all()
-        events = _events(session, [i.id for i in rows])
-    items = [
-        {
-            "id": i.id,
-            "title": i.title[:TEXT_LIMIT],
-            "status": i.status,
-            "severity": i.severity,
-            "opened_at": i.opened_at.isoformat(),
-            "closed_at": _iso(i.resolved_at),
-            "minutes_to_acknowledge": _minutes(i.opened_at, i.acknowledged_at),
-            "minutes_open": _minutes(i.opened_at, i.resolved_at),
-            "timeline": _timeline(i, events.get(i.id, [])),
-        }
-        for i in rows
-    ]
+        events = _events(session, rows)
+    items = [_incident(i, events) for i in rows]
     return {
         "count": len(items),
         "by_status": dict(Counter(i["status"] for i in items)),
