@@ -6,10 +6,12 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from typing import Annotated
 
+from babel.dates import format_interval, format_skeleton, get_day_names
 from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
+from bot import i18n
 from bot.auth.roles import has_role
 from bot.calendar import posts
 from bot.calendar.media import MAX_BYTES, ImageRejected, image_path, save_image
@@ -22,7 +24,6 @@ from nlp.types import STAGES
 
 router = APIRouter()
 VIEWS = ("week", "month")
-WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
 def _period(view: str, day: date) -> tuple[date, date]:
@@ -42,6 +43,22 @@ def _shift(view: str, day: date, step: int) -> date:
         return day + timedelta(days=7 * step)
     month = day.month - 1 + step
     return date(day.year + month // 12, month % 12 + 1, 1)
+
+
+def _names(first: date, last: date, view: str, day: date) -> dict:
+    """Dates as the reader's language writes them: the period's title, each day's heading,
+    the weekday names (Monday first, as the calendar runs)."""
+    locale = i18n.current_locale()
+    if view == "week":
+        title = format_interval(first, last, "yMMMd", locale=locale)
+    else:
+        title = format_skeleton("yMMMM", day, locale=locale)
+    return {
+        "period_title": title,
+        "day_heading": lambda d: format_skeleton("MMMEd", d, locale=locale),
+        "weekday_short": [get_day_names("abbreviated", locale=locale)[i] for i in range(7)],
+        "weekdays": [get_day_names("wide", locale=locale)[i] for i in range(7)],
+    }
 
 
 def _today(services) -> date:
@@ -72,7 +89,7 @@ def _calendar_context(session, services, user, login, sessions, view, day, **ext
         "can_approve": has_role(user, "supervisor"),
         "can_write_cron": has_role(user, "admin"),
         "repeat_words": describe,
-        "weekdays": WEEKDAYS,
+        **_names(first, last, view, day),
         "last_month_day": LAST_MONTH_DAY,
         "error": None,
         "form": {},
@@ -102,10 +119,12 @@ def calendar_page(
     day: str | None = None,
 ) -> HTMLResponse:
     if view not in VIEWS:
-        raise HTTPException(422, "view must be week or month")
+        raise HTTPException(422, i18n.gettext("The calendar shows a week or a month."))
     shown = _shown_day(day) if day else _today(services)
     if shown is None:
-        raise HTTPException(422, "day must look like 2026-12-01, between 1970 and 9000")
+        raise HTTPException(
+            422, i18n.gettext("The day must look like 2026-12-01, between 1970 and 9000.")
+        )
     context = _calendar_context(session, services, user, login, sessions, view, shown)
     return render(request, "calendar.html", **context)
 
@@ -233,5 +252,5 @@ async def cancel_post(
 def media(name: str, services: ServicesDep) -> FileResponse:
     path = image_path(services.settings.calendar.media_dir, name)
     if path is None:
-        raise HTTPException(404, "no such image")
+        raise HTTPException(404, i18n.gettext("There is no such image."))
     return FileResponse(path, headers={"Cache-Control": "public, max-age=86400"})
