@@ -7,14 +7,16 @@ sentiment, language, stage, timestamps and draft statuses."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import delete, null, or_, update
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, SQLModel, select
+from sqlmodel import Session, SQLModel, col, select
 
 from db.engine import session_scope
+from db.enums import DraftStatus, MessageState
 from db.models import (
     AuditLog,
     Contact,
@@ -33,16 +35,21 @@ from db.models import (
 )
 from db.types import utcnow
 
-OPEN_DRAFTS = ("pending", "approved", "edited")  # still to be decided or sent: text needed
+OPEN_DRAFTS = (DraftStatus.PENDING, DraftStatus.APPROVED, DraftStatus.EDITED)  # text needed
 PURGE_BATCH = 500
 # null(): SQL NULL; a plain None would be stored in a JSON column as the JSON text 'null'.
-ERASED_MESSAGE = {"text": None, "raw": null(), "reply_token": None, "error": None}
-ERASED_DRAFT = {"text": "", "original_text": "", "reason": None, "error": None}
-ERASED_AUDIT = {"before_text": None, "after_text": None, "reason": None}
+ERASED_MESSAGE: dict[str, object] = {
+    "text": None,
+    "raw": null(),
+    "reply_token": None,
+    "error": None,
+}
+ERASED_DRAFT: dict[str, object] = {"text": "", "original_text": "", "reason": None, "error": None}
+ERASED_AUDIT: dict[str, object] = {"before_text": None, "after_text": None, "reason": None}
 # Other tables that copy a customer's words, by the message they quote: each is exported with
 # the contact and blanked when the message is erased or purged. A feature that copies message
 # text into a table of its own adds that table here.
-TEXT_COPIES: dict[str, tuple[type[SQLModel], dict[str, Any]]] = {
+TEXT_COPIES: dict[str, tuple[type[Proposal] | type[StaffNotice], dict[str, object]]] = {
     "proposals": (Proposal, {"text": "", "note": None}),
     "staff_notices": (StaffNotice, {"text": ""}),
 }
@@ -55,12 +62,19 @@ def _quoted_forms(text: str) -> set[str]:
     return {f for f in (text, line, line[:59], line[:119]) if len(f) >= 4}
 
 
-def _incidents_of(message_ids: list[int]):
+def stored_ids(rows: Sequence[int | None]) -> list[int]:
+    """Primary keys read back from a table (None only before a row is stored)."""
+    return [i for i in rows if i is not None]
+
+
+def _incidents_of(message_ids: Sequence[int]):
     """Ids of the incidents these messages joined (a subquery)."""
-    return select(IncidentMessage.incident_id).where(IncidentMessage.message_id.in_(message_ids))
+    return select(IncidentMessage.incident_id).where(
+        col(IncidentMessage.message_id).in_(message_ids)
+    )
 
 
-def _scrub_incidents(session: Session, message_ids: list[int], texts: list[str]) -> None:
+def _scrub_incidents(session: Session, message_ids: Sequence[int], texts: list[str]) -> None:
     """Incident explanations and their signals quote example messages: take the words of
     erased or purged messages out of them, and rebuild the explanation from what remains."""
     from bot.crisis.incidents import explain
@@ -69,7 +83,7 @@ def _scrub_incidents(session: Session, message_ids: list[int], texts: list[str])
     if not message_ids or not forms:
         return
     incidents = session.exec(
-        select(Incident).where(Incident.id.in_(_incidents_of(message_ids)))
+        select(Incident).where(col(Incident.id).in_(_incidents_of(message_ids)))
     ).all()
     for incident in incidents:
         signals = []
@@ -99,24 +113,24 @@ def _about(session: Session, contact: Contact) -> dict[str, list]:
         select(Conversation).where(Conversation.contact_id == contact.id)
     ).all()
     inbound = session.exec(
-        select(Message).where(Message.contact_id == contact.id).order_by(Message.id)
+        select(Message).where(Message.contact_id == contact.id).order_by(col(Message.id))
     ).all()
-    inbound_ids = [m.id for m in inbound]
+    inbound_ids = stored_ids([m.id for m in inbound])
     drafts = session.exec(
-        select(Draft).where(Draft.message_id.in_(inbound_ids)).order_by(Draft.id)
+        select(Draft).where(col(Draft.message_id).in_(inbound_ids)).order_by(col(Draft.id))
     ).all()
     replies = session.exec(
         select(Message)
         .where(
             Message.direction == "out",
             or_(
-                Message.conversation_id.in_([c.id for c in conversations]),
-                Message.id.in_([d.sent_message_id for d in drafts if d.sent_message_id]),
+                col(Message.conversation_id).in_([c.id for c in conversations]),
+                col(Message.id).in_([d.sent_message_id for d in drafts if d.sent_message_id]),
             ),
         )
-        .order_by(Message.id)
+        .order_by(col(Message.id))
     ).all()
-    return {
+    about: dict[str, list] = {
         "conversations": list(conversations),
         "messages": list(inbound),
         "replies": list(replies),
@@ -127,18 +141,22 @@ def _about(session: Session, contact: Contact) -> dict[str, list]:
             ).all()
         ),
         "audit_log": list(
-            session.exec(select(AuditLog).where(AuditLog.message_id.in_(inbound_ids))).all()
+            session.exec(select(AuditLog).where(col(AuditLog.message_id).in_(inbound_ids))).all()
         ),
         "feedback": list(
-            session.exec(select(Feedback).where(Feedback.message_id.in_(inbound_ids))).all()
+            session.exec(select(Feedback).where(col(Feedback.message_id).in_(inbound_ids))).all()
         ),
         "incidents": list(
-            session.exec(select(Incident).where(Incident.id.in_(_incidents_of(inbound_ids)))).all()
+            session.exec(
+                select(Incident).where(col(Incident.id).in_(_incidents_of(inbound_ids)))
+            ).all()
         ),
-    } | {
-        name: list(session.exec(select(model).where(model.message_id.in_(inbound_ids))).all())
-        for name, (model, _) in TEXT_COPIES.items()
     }
+    for name, (model, _) in TEXT_COPIES.items():
+        about[name] = list(
+            session.exec(select(model).where(col(model.message_id).in_(inbound_ids))).all()
+        )
+    return about
 
 
 def _contact(session: Session, contact_id: int) -> Contact:
@@ -166,7 +184,10 @@ def export_contact(engine: Engine, contact_id: int, user: User) -> dict[str, Any
         contact = _contact(session, contact_id)
         about = _about(session, contact)
         _audit(session, user, "contact_export", contact_id)
-        export = {"exported_at": utcnow().isoformat(), "contact": contact.model_dump(mode="json")}
+        export: dict[str, Any] = {
+            "exported_at": utcnow().isoformat(),
+            "contact": contact.model_dump(mode="json"),
+        }
         for name, items in about.items():
             # Staff identities in the audit log are the team's data, not the contact's.
             # (and an incident's story vector is no one's personal data)
@@ -203,7 +224,7 @@ def erase_contact(engine: Engine, contact_id: int, user: User) -> dict[str, int]
                 for field, value in erased.items():
                     setattr(row, field, value)
                 session.add(row)
-        _scrub_incidents(session, [m.id for m in about["messages"]], quoted)
+        _scrub_incidents(session, stored_ids([m.id for m in about["messages"]]), quoted)
         for conversation in about["conversations"]:
             conversation.chat_id, conversation.title = f"erased-{conversation.id}", None
             session.add(conversation)
@@ -228,30 +249,34 @@ def erase_messages(session: Session, ids: list[int]) -> int:
     message rows and raw payloads, drafts quoting them (open ones are withdrawn, so an approved
     reply not yet sent never goes out), audit entries, training examples, incident quotes, the
     crisis feed. Returns how many drafts were withdrawn."""
-    edits = session.exec(select(Message.id).where(Message.edit_of_id.in_(ids))).all()
+    edits = stored_ids(
+        session.exec(select(Message.id).where(col(Message.edit_of_id).in_(ids))).all()
+    )
     ids = sorted({*ids, *edits})
     if not ids:
         return 0
-    quoted = session.exec(select(Message.text).where(Message.id.in_(ids))).all()
+    quoted = session.exec(select(Message.text).where(col(Message.id).in_(ids))).all()
     withdrawn = session.exec(
         update(Draft)
-        .where(Draft.message_id.in_(ids), Draft.status.in_(OPEN_DRAFTS))
-        .values(status="withdrawn", decided_at=utcnow())
+        .where(col(Draft.message_id).in_(ids), col(Draft.status).in_(OPEN_DRAFTS))
+        .values(status=DraftStatus.WITHDRAWN, decided_at=utcnow())
     ).rowcount
     session.exec(
         update(Message)
-        .where(Message.id.in_(ids), Message.state == "received")
-        .values(state="ignored", processed_at=utcnow())
+        .where(col(Message.id).in_(ids), col(Message.state) == MessageState.RECEIVED)
+        .values(state=MessageState.IGNORED, processed_at=utcnow())
     )
-    session.exec(update(Message).where(Message.id.in_(ids)).values(**ERASED_MESSAGE))
+    session.exec(update(Message).where(col(Message.id).in_(ids)).values(**ERASED_MESSAGE))
     _scrub_incidents(session, ids, [t for t in quoted if t])
-    session.exec(update(Draft).where(Draft.message_id.in_(ids)).values(**ERASED_DRAFT))
-    session.exec(update(AuditLog).where(AuditLog.message_id.in_(ids)).values(**ERASED_AUDIT))
-    session.exec(delete(Feedback).where(Feedback.message_id.in_(ids)))
-    session.exec(delete(CrisisFeed).where(CrisisFeed.message_id.in_(ids)))
-    session.exec(update(StaffCard).where(StaffCard.message_id.in_(ids)).values(text=TAKEN_BACK))
+    session.exec(update(Draft).where(col(Draft.message_id).in_(ids)).values(**ERASED_DRAFT))
+    session.exec(update(AuditLog).where(col(AuditLog.message_id).in_(ids)).values(**ERASED_AUDIT))
+    session.exec(delete(Feedback).where(col(Feedback.message_id).in_(ids)))
+    session.exec(delete(CrisisFeed).where(col(CrisisFeed.message_id).in_(ids)))
+    session.exec(
+        update(StaffCard).where(col(StaffCard.message_id).in_(ids)).values(text=TAKEN_BACK)
+    )
     for model, erased in TEXT_COPIES.values():
-        session.exec(update(model).where(model.message_id.in_(ids)).values(**erased))
+        session.exec(update(model).where(col(model.message_id).in_(ids)).values(**erased))
     return withdrawn
 
 
@@ -263,29 +288,31 @@ def purge_expired_text(engine: Engine, days: int) -> int:
     purged, after = 0, 0
     while True:
         with session_scope(engine) as session:
-            open_drafts = select(Draft.message_id).where(Draft.status.in_(OPEN_DRAFTS))
-            ids = session.exec(
-                select(Message.id)
-                .where(
-                    Message.id > after,
-                    Message.received_at < cutoff,
-                    Message.state != "received",
-                    or_(Message.text.is_not(None), Message.raw.is_not(None)),
-                    Message.id.not_in(open_drafts),
-                )
-                .order_by(Message.id)
-                .limit(PURGE_BATCH)
-            ).all()
+            open_drafts = select(Draft.message_id).where(col(Draft.status).in_(OPEN_DRAFTS))
+            ids = stored_ids(
+                session.exec(
+                    select(Message.id)
+                    .where(
+                        col(Message.id) > after,
+                        Message.received_at < cutoff,
+                        Message.state != MessageState.RECEIVED,
+                        or_(col(Message.text).is_not(None), col(Message.raw).is_not(None)),
+                        col(Message.id).not_in(open_drafts),
+                    )
+                    .order_by(col(Message.id))
+                    .limit(PURGE_BATCH)
+                ).all()
+            )
             if not ids:
                 return purged
-            quoted = session.exec(select(Message.text).where(Message.id.in_(ids))).all()
-            session.exec(update(Message).where(Message.id.in_(ids)).values(**ERASED_MESSAGE))
+            quoted = session.exec(select(Message.text).where(col(Message.id).in_(ids))).all()
+            session.exec(update(Message).where(col(Message.id).in_(ids)).values(**ERASED_MESSAGE))
             _scrub_incidents(session, ids, [t for t in quoted if t])
-            session.exec(update(Draft).where(Draft.message_id.in_(ids)).values(**ERASED_DRAFT))
+            session.exec(update(Draft).where(col(Draft.message_id).in_(ids)).values(**ERASED_DRAFT))
             session.exec(
-                update(AuditLog).where(AuditLog.message_id.in_(ids)).values(**ERASED_AUDIT)
+                update(AuditLog).where(col(AuditLog.message_id).in_(ids)).values(**ERASED_AUDIT)
             )
-            session.exec(delete(Feedback).where(Feedback.message_id.in_(ids)))
+            session.exec(delete(Feedback).where(col(Feedback.message_id).in_(ids)))
             for model, erased in TEXT_COPIES.values():
-                session.exec(update(model).where(model.message_id.in_(ids)).values(**erased))
+                session.exec(update(model).where(col(model.message_id).in_(ids)).values(**erased))
             purged, after = purged + len(ids), ids[-1]

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from sqlalchemy import or_, update
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from bot.pipeline.ingest import storable
-from bot.privacy.contacts import OPEN_DRAFTS, erase_messages
+from bot.privacy.contacts import OPEN_DRAFTS, erase_messages, stored_ids
 from db.engine import session_scope
+from db.enums import DraftStatus
 from db.models import AuditLog, Contact, Draft, Message
 from db.types import utcnow
 from handlers.base import InboundEvent
@@ -73,8 +74,10 @@ def _edited(session: Session, contact: Contact, event: InboundEvent) -> None:
         session.add(original)
         session.exec(
             update(Draft)
-            .where(Draft.message_id == original.id, Draft.status.in_(OPEN_DRAFTS))
-            .values(status="withdrawn", decided_at=utcnow(), reason="the message was edited")
+            .where(Draft.message_id == original.id, col(Draft.status).in_(OPEN_DRAFTS))
+            .values(
+                status=DraftStatus.WITHDRAWN, decided_at=utcnow(), reason="the message was edited"
+            )
         )
 
 
@@ -88,12 +91,13 @@ def _unsend(session: Session, contact: Contact, platform_message_id: str | None)
             Message.contact_id == contact.id,
             Message.direction == "in",
             Message.platform_message_id == platform_message_id,
-            or_(Message.text.is_not(None), Message.raw.is_not(None)),  # not erased already
+            # not erased already
+            or_(col(Message.text).is_not(None), col(Message.raw).is_not(None)),
         )
     ).all()
     if not ids:
         return
-    withdrawn = erase_messages(session, list(ids))
+    withdrawn = erase_messages(session, stored_ids(ids))
     for message_id in ids:
         session.add(
             AuditLog(
