@@ -18,9 +18,11 @@ from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, g
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
+from sqlmodel import col
 from starlette.responses import Response
 
+from db.enums import DraftStatus, IncidentStatus, MessageState
 from db.models import Draft, Incident, Message
 from db.types import utcnow
 
@@ -90,7 +92,7 @@ def observe_webhook(
         response = await fn(services, channel_name, *args, **kwargs)
         channel = channel_name if channel_name in services.channels else "unknown"
         ACK_SECONDS.labels(channel).observe(time.perf_counter() - started)
-        WEBHOOKS.labels(channel, webhook_outcome(response.status_code, response.body)).inc()
+        WEBHOOKS.labels(channel, webhook_outcome(response.status_code, bytes(response.body))).inc()
         return response
 
     return wrapper
@@ -100,9 +102,6 @@ def observe_processed(received_at: datetime, step_started: datetime) -> None:
     now = utcnow()
     PROCESSING_SECONDS.observe(max(0.0, (now - received_at).total_seconds()))
     PROCESS_STEP_SECONDS.observe(max(0.0, (now - step_started).total_seconds()))
-
-
-DRAFT_STATUSES = {"pending", "approved", "edited", "sent", "failed", "rejected", "superseded"}
 
 
 class DatabaseGauges(Collector):
@@ -128,16 +127,14 @@ class DatabaseGauges(Collector):
         now = utcnow()
         with self.engine.connect() as connection:
             waiting, oldest = connection.execute(
-                select(func.count(), func.min(Message.received_at)).where(
-                    Message.state == "received"
+                select(func.count(), func.min(col(Message.received_at))).where(
+                    col(Message.state) == MessageState.RECEIVED
                 )
             ).one()
             failed = connection.execute(
-                select(func.count()).where(Message.state == "failed")
+                select(func.count()).where(col(Message.state) == MessageState.FAILED)
             ).scalar_one()
-            drafts = dict(
-                connection.execute(select(Draft.status, func.count()).group_by(Draft.status)).all()
-            )
+            drafts = self._drafts(connection)
             incidents = self._incidents(connection)
         if oldest is not None and oldest.tzinfo is None:  # raw SQLite rows carry no zone
             oldest = oldest.replace(tzinfo=now.tzinfo)
@@ -159,22 +156,28 @@ class DatabaseGauges(Collector):
         yield _gauge(
             "replyline_drafts_unsent",
             "Drafts approved but not yet delivered (outbox queue depth).",
-            drafts.get("approved", 0) + drafts.get("edited", 0),
+            drafts.get(DraftStatus.APPROVED, 0) + drafts.get(DraftStatus.EDITED, 0),
         )
         by_status = GaugeMetricFamily("replyline_drafts", "Drafts by status.", labels=["status"])
-        for status in sorted(DRAFT_STATUSES | set(drafts)):
+        for status in sorted(DraftStatus):
             by_status.add_metric([status], drafts.get(status, 0))
         yield by_status
         family = GaugeMetricFamily("replyline_incidents", "Incidents by status.", labels=["status"])
-        for status in sorted({"open", "acknowledged", "resolved"} | set(incidents)):
-            family.add_metric([status], incidents.get(status, 0))
+        for incident_status in sorted(IncidentStatus):
+            family.add_metric([incident_status], incidents.get(incident_status, 0))
         yield family
 
     @staticmethod
-    def _incidents(connection) -> dict:
+    def _drafts(connection: Connection) -> dict[DraftStatus, int]:
+        """Drafts by status."""
+        query = select(col(Draft.status), func.count()).group_by(col(Draft.status))
+        return {status: count for status, count in connection.execute(query).all()}
+
+    @staticmethod
+    def _incidents(connection: Connection) -> dict[IncidentStatus, int]:
         """Incidents by status (open, acknowledged, resolved)."""
-        query = select(Incident.status, func.count()).group_by(Incident.status)
-        return dict(connection.execute(query).all())
+        query = select(col(Incident.status), func.count()).group_by(col(Incident.status))
+        return {status: count for status, count in connection.execute(query).all()}
 
 
 def _gauge(name: str, documentation: str, value: float) -> GaugeMetricFamily:
