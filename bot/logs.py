@@ -1,6 +1,7 @@
 """Logging: plain or JSON lines, a request id on every record, and redaction of secrets and
 personal data (phone numbers, e-mail addresses, Taiwan national ID numbers) from everything
-written, tracebacks included."""
+written, tracebacks included. The masking itself is handlers/redact.py, shared with the record
+factory and the adapters' error texts, so every path masks alike."""
 
 from __future__ import annotations
 
@@ -13,60 +14,17 @@ from typing import IO
 
 from pydantic import BaseModel, SecretStr
 
+from handlers.redact import add_secrets, install, redact
+
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
-
-MASK = "[redacted]"
-_secrets: set[str] = set()
-MIN_SECRET_LENGTH = 6  # shorter values would mask ordinary words
-
-# Personal data and credentials recognisable by their shape.
-_PATTERNS: list[tuple[re.Pattern[str], str]] = [
-    # credentials in URLs: scheme://user:password@host
-    (re.compile(r"(?<=://)([^/\s:@]+):([^/\s@]+)@"), r"\1:" + MASK + "@"),
-    # key=value / "key": "value" for sensitive keys
-    (
-        re.compile(
-            r"(?i)\b((?:password|passwd|secret|token|access_token|api_key|authorization)"
-            r"[\"']?\s*[:=]\s*[\"']?)(?:bearer\s+)?[^\s\"',;&]+"
-        ),
-        r"\1" + MASK,
-    ),
-    # Telegram bot tokens: 123456789:AA...
-    (re.compile(r"\b\d{6,12}:[A-Za-z0-9_-]{30,}\b"), MASK),
-    # e-mail addresses
-    (re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"), "[email]"),
-    # Taiwan national ID and resident certificate numbers: a letter, 1/2 (or 8/9), 8 digits
-    (re.compile(r"(?<![A-Za-z0-9])[A-Z][1289]\d{8}(?!\w)"), "[national-id]"),
-    # phone numbers: +886 / 09xx mobiles, (0x) landlines, other international numbers
-    (
-        re.compile(
-            r"(?<![\w+])(?:\+?886[\s-]?|0)9\d{2}[\s-]?\d{3}[\s-]?\d{3}(?!\w)"
-            r"|(?<![\w+])\(?0\d{1,2}\)?[\s-]?\d{3,4}[\s-]?\d{4}(?!\w)"
-            r"|(?<!\w)\+\d{1,3}[\s-]?\d{1,4}(?:[\s-]?\d{2,4}){2,4}(?!\w)"
-        ),
-        "[phone]",
-    ),
-]
-
-
-def register_secret(*values: str | SecretStr | None) -> None:
-    """Values that must never be written anywhere (tokens, keys, passwords)."""
-    for value in values:
-        if isinstance(value, SecretStr):
-            value = value.get_secret_value()
-        if value and len(value) >= MIN_SECRET_LENGTH:
-            _secrets.add(value)
 
 
 def register_settings_secrets(settings) -> None:
     """Every SecretStr setting in any group (bot tokens, channel secrets, the secret key...) and
     the password in the database URL."""
-    for value in _setting_values(settings):
-        if isinstance(value, SecretStr):
-            register_secret(value)
+    values = [value for value in _setting_values(settings) if isinstance(value, SecretStr)]
     match = re.search(r"://[^/:@]+:([^@/]+)@", settings.database.url or "")
-    if match:
-        register_secret(match.group(1))
+    add_secrets([*values, match.group(1) if match else None])
 
 
 def _setting_values(model: BaseModel):
@@ -76,18 +34,6 @@ def _setting_values(model: BaseModel):
             yield from _setting_values(value)
         else:
             yield value
-
-
-def redact(text: str) -> str:
-    """`text` with registered secrets, credentials and personal data masked."""
-    if not text:
-        return text
-    for secret in sorted(_secrets, key=len, reverse=True):
-        if secret in text:
-            text = text.replace(secret, MASK)
-    for pattern, replacement in _PATTERNS:
-        text = pattern.sub(replacement, text)
-    return text
 
 
 class RequestIdFilter(logging.Filter):
@@ -112,11 +58,11 @@ class JsonFormatter(RedactingFormatter):
             "level": record.levelname,
             "logger": record.name,
             "request_id": getattr(record, "request_id", "-"),
-            "message": record.getMessage(),
+            "message": redact(record.getMessage()),
         }
-        if record.exc_info:
-            item["exception"] = self.formatException(record.exc_info)
-        return redact(json.dumps(item, ensure_ascii=False))
+        if record.exc_text or record.exc_info:
+            item["exception"] = redact(record.exc_text or self.formatException(record.exc_info))
+        return json.dumps(item, ensure_ascii=False)
 
 
 PLAIN_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s"
@@ -134,7 +80,9 @@ QUIET = (
 def setup_logging(
     level: int = logging.INFO, json_lines: bool = False, stream: IO[str] | None = None
 ) -> logging.Handler:
-    """Route every logger (uvicorn's too) through one redacting handler on the root logger."""
+    """Route every logger (uvicorn's too) through one redacting handler on the root logger, and
+    redact every record as it is made (handlers/redact.py), whichever handler gets it."""
+    install()
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.addFilter(RequestIdFilter())
     handler.setFormatter(JsonFormatter() if json_lines else RedactingFormatter(PLAIN_FORMAT))

@@ -11,7 +11,8 @@ import pytest
 from pydantic import SecretStr
 
 from bot.config import FLAT_NAMES, GROUPS, Settings, SettingsError, env_names, overview
-from bot.logs import redact, register_settings_secrets
+from bot.logs import register_settings_secrets
+from handlers.redact import redact
 from nlp.settings import NlpSettings
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -30,12 +30,12 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from bot import metrics
-from bot.logs import redact
 from db.engine import session_scope
 from db.enums import DraftStatus, MessageState
 from db.models import Contact, Conversation, Draft, Message
 from db.types import utcnow
 from handlers.base import Channel, OutboundReply, SendResult
+from handlers.redact import redact
 
 log = logging.getLogger(__name__)
 READY = (DraftStatus.APPROVED, DraftStatus.EDITED)

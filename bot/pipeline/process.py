@@ -38,13 +38,13 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, select
 
-from bot.logs import redact
 from bot.metrics import PROCESSING_FAILURES, observe_processed
 from bot.pipeline.claims import claim_conversations
 from bot.pipeline.model_thread import ModelThread
 from db.engine import session_scope
 from db.models import AuditLog, Contact, Draft, Message, StageTransition
 from db.types import utcnow
+from handlers.redact import redact
 from nlp.context import CONTEXT_TURNS, is_follow_up, takes_contexts
 from nlp.stage import Signal, decide_stage
 from nlp.types import Classification, Classifier

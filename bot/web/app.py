@@ -21,7 +21,7 @@ from bot.i18n import configure as configure_i18n
 from bot.i18n.jinja import install as install_i18n
 from bot.i18n.web import LocaleMiddleware
 from bot.jobs import start_scheduler, stop_scheduler
-from bot.logs import register_secret, register_settings_secrets
+from bot.logs import register_settings_secrets
 from bot.pipeline.worker_process import WorkerProcess
 from bot.services import Services
 from bot.web.bounds import integers_in_range
@@ -33,6 +33,7 @@ from bot.web.routes import metrics as metrics_routes
 from bot.web.security import Sessions, shared_secret
 from bot.web.visitors import RateLimit, Visitors
 from db.models import User
+from handlers.redact import add_secrets
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
@@ -90,7 +91,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         services.engine,
         settings.web.secret_key.get_secret_value() if settings.web.secret_key else None,
     )
-    register_secret(secret)  # generated and kept in the database: never to be logged either
+    add_secrets([secret])  # generated and kept in the database: never to be logged either
     app.state.sessions = Sessions(secret)
     app.state.visitors = Visitors(secret)
     window = settings.chat.window_seconds

@@ -20,13 +20,13 @@ def test_a_configured_secret_is_masked_in_messages_arguments_and_tracebacks(capl
             log.exception("failed")
     text = caplog.text
     assert TOKEN not in text and "secretPartOfTheBotToken" not in text
-    assert "bot[REDACTED]/getMe" in text and "The token `[REDACTED]`" in text
+    assert "bot[redacted]/getMe" in text and "The token `[redacted]`" in text
 
 
 def test_the_part_after_the_colon_and_the_url_encoded_form_are_masked_too():
     redact.install([TOKEN])
     encoded = TOKEN.replace(":", "%3A")
-    assert redact.redact(f"a {encoded} b") == "a [REDACTED] b"
+    assert redact.redact(f"a {encoded} b") == "a [redacted] b"
     assert "AAHsecret" not in redact.redact("AAHsecretPartOfTheBotToken_0123456789")
 
 

@@ -312,7 +312,7 @@ def test_the_bot_token_never_appears_in_logs_errors_or_stored_payloads(
         httpx_logger.setLevel(quiet)
     secret_part = telegram_api.token.split(":")[1]
     assert telegram_api.token not in caplog.text and secret_part not in caplog.text
-    assert "/bot[REDACTED]/sendMessage" in caplog.text  # httpx did log the URL, masked
+    assert "/bot[redacted]/sendMessage" in caplog.text  # httpx did log the URL, masked
     stored = json.dumps([m.raw for m in inbound(staffed.services.engine)])
     errors = " ".join(d.error or "" for d in rows(staffed.services.engine, Draft))
     assert secret_part not in stored + errors

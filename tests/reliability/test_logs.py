@@ -12,13 +12,14 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from bot.config import Settings
-from bot.logs import redact, setup_logging
+from bot.logs import register_settings_secrets, setup_logging
 from bot.privacy.contacts import export_contact
 from bot.services import Services
 from bot.web.app import create_app
 from bot.web.security import hash_password
 from db.engine import session_scope
 from db.models import AuditLog, Draft, User
+from handlers.redact import redact
 from tests.fakes.channel import FakeChannel
 
 BOT_TOKEN = "7312945601:AAHk3v9QpZrT5xLmN2bWcYd8EfGhJkL0pQs"
@@ -83,17 +84,68 @@ def test_ordinary_log_text_is_left_alone():
 
 
 @pytest.fixture
-def captured():
+def root_logger():
+    """Put the root logger's handlers and level back after the test."""
     root = logging.getLogger()
     saved = (list(root.handlers), root.level)
-    stream = io.StringIO()
-    setup_logging(logging.DEBUG, json_lines=True, stream=stream)
-    yield stream
+    yield root
     for handler in list(root.handlers):
         root.removeHandler(handler)
     for handler in saved[0]:
         root.addHandler(handler)
     root.setLevel(saved[1])
+
+
+@pytest.fixture
+def captured(root_logger):
+    stream = io.StringIO()
+    setup_logging(logging.DEBUG, json_lines=True, stream=stream)
+    return stream
+
+
+def logged(json_lines: bool, message: str, error: str) -> tuple[str, str]:
+    """The message and the traceback one log call writes through `setup_logging`'s handler."""
+    stream = io.StringIO()
+    setup_logging(logging.DEBUG, json_lines=json_lines, stream=stream)
+    try:
+        raise RuntimeError(error)
+    except RuntimeError:
+        logging.getLogger("tests.logs").exception("%s", message)
+    output = stream.getvalue()
+    if json_lines:
+        line = json.loads(output)
+        return line["message"], line["exception"]
+    first, _, traceback = output.partition("\n")
+    return first.split("]: ", 1)[1], traceback.rstrip()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"POST https://api.telegram.org/bot{BOT_TOKEN}/sendMessage failed",
+        f"bot token {BOT_TOKEN} refused",
+        f"LINE signature checked with {CHANNEL_SECRET}",
+        f"LINE push with {ACCESS_TOKEN} got 401",
+        f"connect postgresql://replyline:{PASSWORD}@db:5432/replyline failed",
+        f"connect with {PASSWORD}",
+    ],
+)
+def test_a_secret_is_masked_alike_on_the_plain_and_json_paths_and_in_error_texts(root_logger, text):
+    settings = Settings(
+        database={"url": f"postgresql://replyline:{PASSWORD}@db:5432/replyline"},
+        telegram={"bot_token": BOT_TOKEN},
+        line={"channel_secret": CHANNEL_SECRET, "channel_access_token": ACCESS_TOKEN},
+        _env_file=None,
+    )
+    register_settings_secrets(settings)
+    plain = logged(False, text, f"upstream said: {text}")
+    as_json = logged(True, text, f"upstream said: {text}")
+    assert plain == as_json
+    message, traceback = plain
+    assert message == redact(text)  # what an adapter's error text becomes
+    assert "[redacted]" in message and traceback.endswith(f"RuntimeError: upstream said: {message}")
+    for secret in (BOT_TOKEN, BOT_TOKEN.split(":")[1], CHANNEL_SECRET, ACCESS_TOKEN, PASSWORD):
+        assert secret not in message + traceback
 
 
 def test_a_full_scenario_logs_no_secret_and_no_personal_data(captured, database_url, classifier):
