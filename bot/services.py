@@ -15,6 +15,7 @@ from bot import state
 from bot.config import Settings
 from bot.crisis.monitor import CrisisMonitor
 from bot.delivery.outbox import Outbox
+from bot.i18n import configure as configure_i18n
 from bot.pipeline.model_thread import ModelThread
 from bot.pipeline.process import Pipeline
 from bot.pipeline.redrafts import redraft_corrected
@@ -47,6 +48,7 @@ class Services:
     def build(
         cls, settings: Settings, classifier: Callable[[], Classifier] | None = None
     ) -> Services:
+        configure_i18n(settings.language, settings.timezone)  # staff messages, CLI output
         engine = make_engine(settings.database.url)
         versions = StateVersions(engine)
         versions.watch(state.PLAYBOOKS, lambda: services.reload_playbooks())  # before loading

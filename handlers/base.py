@@ -110,8 +110,11 @@ class Channel(ABC):
     async def answer(self, event: InboundEvent, text: str) -> None:  # noqa: B027 (optional)
         """Show `text` to whoever pressed a button (an event with an `action`)."""
 
-    async def ask(self, chat_id: str, text: str, reply_to: str | None = None) -> SendResult:
-        """Ask for a text answer in a chat (Telegram: a forced reply); by default a push."""
+    async def ask(
+        self, chat_id: str, text: str, reply_to: str | None = None, placeholder: str = ""
+    ) -> SendResult:
+        """Ask for a text answer in a chat (Telegram: a forced reply, `placeholder` in its
+        input field); by default a push."""
         return await self.push(chat_id, text)
 
     async def edit(self, chat_id: str, platform_message_id: str, text: str) -> SendResult:

@@ -172,8 +172,11 @@ class TelegramChannel(Channel):
             recipient, text, group=_looks_like_group(recipient), reply_to=reply_to, markup=markup
         )
 
-    async def ask(self, chat_id: str, text: str, reply_to: str | None = None) -> SendResult:
-        markup = ForceReply(selective=False, input_field_placeholder="New reply text")
+    async def ask(
+        self, chat_id: str, text: str, reply_to: str | None = None, placeholder: str = ""
+    ) -> SendResult:
+        # the placeholder is the caller's, in its reader's language (at most 64 characters)
+        markup = ForceReply(selective=False, input_field_placeholder=placeholder[:64] or None)
         return await self._deliver(
             chat_id, text, group=_looks_like_group(chat_id), reply_to=reply_to, markup=markup
         )

@@ -9,6 +9,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from bot.config import Settings
+from bot.i18n import configure as configure_i18n
 from bot.services import Services
 from db.engine import make_engine
 from tests.support import (
@@ -28,6 +29,15 @@ def restore_logging():
     yield
     root.handlers[:] = handlers
     root.setLevel(level)
+
+
+@pytest.fixture(autouse=True)
+def brand_language():
+    """Building services sets the brand's language and zone for the whole process (staff
+    messages, the CLI); each test starts from the defaults, whatever the last one built."""
+    configure_i18n("zh_Hant_TW", "Asia/Taipei")
+    yield
+    configure_i18n("zh_Hant_TW", "Asia/Taipei")
 
 
 @pytest.fixture(autouse=True)

@@ -62,5 +62,6 @@ def test_a_telegram_review_card_names_a_web_visitor_by_nickname():
     message = Message(
         id=1, channel="web", conversation_id=3, text="請問營業時間？", type="question"
     )
-    card = card_text(message, chat, visitor, Draft(id=2, message_id=1, text="每天 9:00 開門"))
-    assert "web · Visitor #12 · direct chat" in card and token not in card
+    with use_locale("en"):
+        card = card_text(message, chat, visitor, Draft(id=2, message_id=1, text="每天 9:00 開門"))
+    assert "Web chat · Visitor #12 · direct chat" in card and token not in card

@@ -26,7 +26,9 @@ from sqlmodel import Session
 
 from bot import scheduler
 from bot.crisis import incidents
-from bot.delivery.notify import push
+from bot.delivery.notify import push, reader_locale
+from bot.i18n import gettext as _
+from bot.i18n import pgettext, stamp, use_locale
 from bot.review import actions
 from db.engine import session_scope
 from db.models import Incident, IncidentAlert, User
@@ -97,21 +99,34 @@ def job_id(incident_id: int) -> str:
 
 
 def ack_action(incident_id: int) -> Action:
-    return Action(label="Acknowledge 確認處理", data=actions.encode(ACK_PREFIX, str(incident_id)))
+    return Action(
+        label=pgettext("alert button", "Acknowledge"),
+        data=actions.encode(ACK_PREFIX, str(incident_id)),
+    )
 
 
 def alert_text(incident: Incident, round_: int, tier: int, console_url: str) -> str:
-    head = "🚨 Possible crisis" if round_ == 1 else f"🚨 Reminder {round_ - 1}: not acknowledged"
+    """The alert in the current language, its times in the brand's zone. Plain text: the
+    channels send no markup, so customer words quoted in the explanation format nothing."""
+    if round_ == 1:
+        head = _("🚨 Possible crisis")
+    else:
+        head = _("🚨 Reminder {number}: not acknowledged").format(number=round_ - 1)
     if tier > 1:
-        head += f" (escalated to tier {tier})"
+        head += " " + _("(escalated to tier {tier})").format(tier=tier)
     return "\n".join(
         [
-            f"{head} · incident #{incident.id} · severity {incident.severity}/10",
+            _("{head} · incident #{id} · severity {severity}/10").format(
+                head=head, id=incident.id, severity=incident.severity
+            ),
             incident.title,
             "",
             incident.explanation,
             "",
-            f"Acknowledge with the button or in the console: {console_url}/incidents/{incident.id}",
+            _("Opened {time}.").format(time=stamp(incident.opened_at)),
+            _("Acknowledge with the button or in the console: {url}").format(
+                url=f"{console_url}/incidents/{incident.id}"
+            ),
         ]
     )
 
@@ -163,8 +178,9 @@ async def alert_job(incident_id: int) -> None:
 class Round:
     number: int
     tier: int
-    text: str
     recipients: list[Supervisor]
+    texts: list[str]  # each recipient's, in their language
+    buttons: list[Action]
 
 
 async def send_round(
@@ -179,9 +195,13 @@ async def send_round(
         if jobs is not None:
             jobs.remove_job(job_id(incident_id))
         return 0
-    action = ack_action(incident_id)
     results = await asyncio.gather(
-        *(push(channels, s.recipient, claimed.text, [action]) for s in claimed.recipients),
+        *(
+            push(channels, s.recipient, text, [button])
+            for s, text, button in zip(
+                claimed.recipients, claimed.texts, claimed.buttons, strict=True
+            )
+        ),
         return_exceptions=True,
     )
     await asyncio.to_thread(_record, engine, incident_id, claimed, results, now)
@@ -202,10 +222,14 @@ def _claim(engine, policy: AlertPolicy, incident_id: int, now: datetime) -> Roun
         incident.alerts_sent += 1
         incident.alert_tier, incident.last_alert_at = tier, now
         session.add(incident)
-        text = alert_text(incident, incident.alerts_sent, tier, policy.console_url)
         if not policy.supervisors:
             log.warning("incident %s: no REPLYLINE_CRISIS_SUPERVISORS to alert", incident_id)
-        return Round(incident.alerts_sent, tier, text, policy.recipients(tier))
+        claimed = Round(incident.alerts_sent, tier, policy.recipients(tier), [], [])
+        for supervisor in claimed.recipients:
+            with use_locale(reader_locale(session, supervisor.recipient)):
+                claimed.texts.append(alert_text(incident, claimed.number, tier, policy.console_url))
+                claimed.buttons.append(ack_action(incident_id))
+        return claimed
 
 
 def _record(engine, incident_id: int, claimed: Round, results, now: datetime) -> None:
@@ -246,14 +270,16 @@ def reschedule_open(jobs, engine, policy: AlertPolicy) -> int:
 def on_ack_press(session: Session, user: User | None, press: actions.Press, payload: str) -> str:
     """A supervisor pressed Acknowledge under an alert on Telegram or LINE."""
     if not payload.isdigit():
-        return "This button is no longer valid."
+        return _("This button is no longer valid.")
     incident_id = int(payload)
     try:
         incident = incidents.acknowledge(session, incident_id, user, via=press.channel)
     except incidents.IncidentError as error:
         return str(error)
     event.listen(session, "after_commit", lambda _s: cancel(incident_id), once=True)
-    return f"Incident #{incident.id} acknowledged by {incident.acknowledged_by}. Alerts stopped."
+    return _("Incident #{id} acknowledged by {who}. Alerts stopped.").format(
+        id=incident.id, who=incident.acknowledged_by
+    )
 
 
 actions.register(ACK_PREFIX, on_ack_press)

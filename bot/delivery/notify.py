@@ -1,10 +1,17 @@
 """Push a message to people, not in reply to anything: supervisors' alerts and reports.
 
-A recipient is written "<channel>:<id>", e.g. "telegram:123456789" or "line:U4af4980629..."."""
+A recipient is written "<channel>:<id>", e.g. "telegram:123456789" or "line:U4af4980629...".
+Each message is written in its reader's language: the console user linked to that chat id
+(their own setting), else the brand's (REPLYLINE_LANGUAGE); a group chat reads the brand's."""
 
 from __future__ import annotations
 
+from sqlmodel import Session, select
+
+from db.models import User
 from handlers.base import Action, Channel, SendResult
+
+LINKED = {"telegram": User.telegram_user_id, "line": User.line_user_id}
 
 
 def parse_recipient(recipient: str) -> tuple[str, str]:
@@ -12,6 +19,17 @@ def parse_recipient(recipient: str) -> tuple[str, str]:
     if not sep or not channel or not chat_id:
         raise ValueError(f"recipient {recipient!r} is not <channel>:<id>")
     return channel, chat_id
+
+
+def reader_locale(session: Session, recipient: str) -> str | None:
+    """The language the person behind a chat id chose in the console; None (the brand's
+    language) for a group or a chat no active console user is linked to."""
+    channel, _, chat_id = recipient.partition(":")
+    column = LINKED.get(channel)
+    if column is None or not chat_id:
+        return None
+    user = session.exec(select(User).where(column == chat_id, User.active)).first()
+    return user.locale if user else None
 
 
 async def push(

@@ -42,7 +42,7 @@ from bot.i18n.locale import (
     supported,
     use_locale,
 )
-from bot.i18n.times import ago, clock, localdate, localtime, to_local, zone_label
+from bot.i18n.times import ago, clock, localdate, localtime, stamp, to_local, zone_label
 
 _ = gettext
 
@@ -74,6 +74,7 @@ __all__ = [
     "pgettext",
     "proposal_status_label",
     "role_label",
+    "stamp",
     "stage_help",
     "stage_label",
     "subtype_label",

@@ -69,3 +69,14 @@ def zone_label(at: datetime | None = None) -> str:
     utc = f"UTC{sign}{hours}" + (f":{rest:02d}" if rest else "")
     name = get_timezone_name(zone, locale=current_locale())
     return gettext("%(zone)s (%(utc)s)") % {"zone": name, "utc": utc}
+
+
+def stamp(value: datetime | str | None, now: datetime | None = None) -> str:
+    """'21:08 台北時間（UTC+8）' for a chat message or a terminal, where no page footer names the
+    zone: the clock today, the date and clock on other days, then the zone."""
+    if value is None or value == "":
+        return ""
+    moment = _as_datetime(value)
+    today = to_local(now or datetime.now(UTC)).date()
+    shown = clock(moment) if to_local(moment).date() == today else localtime(moment)
+    return f"{shown} {zone_label(moment)}"

@@ -9,13 +9,15 @@ import logging
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.engine import Engine
 
+from bot.i18n import N_
+from bot.i18n import gettext as _
 from bot.pipeline.ingest import Stored
 from bot.review.actions import Press, dispatch
 from db.engine import session_scope
 from handlers.base import Channel, InboundEvent
 
 log = logging.getLogger(__name__)
-FAILED = "Sorry, that did not work. Please try again."
+FAILED = N_("Sorry, that did not work. Please try again.")
 
 
 async def run_presses(
@@ -31,7 +33,7 @@ async def run_presses(
             text = await run_in_threadpool(_dispatch, engine, press)
         except Exception:  # a bug must not leave the presser's spinner running
             log.exception("action %r from %s failed", event.action, event.channel)
-            text = FAILED
+            text = _(FAILED)  # in the brand's language: who pressed is not known here
         # nothing to say (a button not ours): only what stops a spinner, never a message
         await channel.answer(event, text or "")
         ran += 1

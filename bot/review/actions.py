@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, select
 
+from bot.i18n import use_locale
 from db.models import User
 
 MAX_DATA_BYTES = 64
@@ -58,4 +59,6 @@ def dispatch(session: Session, press: Press) -> str | None:
     handler = _handlers.get(prefix)
     if handler is None:
         return None
-    return handler(session, staff_user(session, press), press, payload)
+    user = staff_user(session, press)
+    with use_locale(user.locale if user else None):  # the answer in the presser's language
+        return handler(session, user, press, payload)

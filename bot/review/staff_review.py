@@ -27,7 +27,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from bot.contact_name import contact_name, conversation_name
+from bot.delivery.notify import reader_locale
 from bot.delivery.outbox import READY
+from bot.i18n import N_, channel_label, stage_label, stamp, type_label, use_locale
+from bot.i18n import gettext as _
 from bot.review import actions
 from bot.review import decisions as review
 from bot.review.actions import Press
@@ -41,17 +44,18 @@ LEASE = timedelta(seconds=60)  # a claim on a card or prompt that is being sent
 MAX_ATTEMPTS = 5
 BATCH = 20
 RECENT = timedelta(hours=24)  # older drafts do not get a card when the staff chat is set up
-REFUSAL = (
+REFUSAL = N_(
     "Sorry, only replyline staff can decide on drafts. Ask an admin to link your Telegram "
     "account: replyline user add NAME --telegram-id YOUR_ID"
 )
+STALE = N_("This button is no longer valid.")
 OUTCOMES = {
-    "approved": "✅ Approved by {who}",
-    "edited": "✏️ Edited and approved by {who}",
-    "sent": "✅ Sent (decided by {who})",
-    "failed": "⚠️ Approved by {who} but could not be sent: {error}",
-    "rejected": "❌ Rejected by {who}: {reason}",
-    "superseded": "✅ Another reply was chosen by {who}",
+    "approved": N_("✅ Approved by {who}"),
+    "edited": N_("✏️ Edited and approved by {who}"),
+    "sent": N_("✅ Sent (decided by {who})"),
+    "failed": N_("⚠️ Approved by {who} but could not be sent: {error}"),
+    "rejected": N_("❌ Rejected by {who}: {reason}"),
+    "superseded": N_("✅ Another reply was chosen by {who}"),
 }
 
 
@@ -59,24 +63,30 @@ OUTCOMES = {
 
 
 def buttons(draft_id: int) -> list[Action]:
+    """A card's buttons, labelled in the current language."""
     return [
-        Action("Approve", actions.encode("draft", f"a:{draft_id}")),
-        Action("Edit", actions.encode("draft", f"e:{draft_id}")),
-        Action("Reject", actions.encode("draft", f"r:{draft_id}")),
+        Action(_("Approve"), actions.encode("draft", f"a:{draft_id}")),
+        Action(_("Edit"), actions.encode("draft", f"e:{draft_id}")),
+        Action(_("Reject"), actions.encode("draft", f"r:{draft_id}")),
     ]
 
 
+def chat_locale(session: Session, chat_id: str) -> str | None:
+    """The staff chat's language: its linked user's if it is a private chat, else the brand's."""
+    return reader_locale(session, f"telegram:{chat_id}")
+
+
 def on_draft_button(session: Session, user: User | None, press: Press, payload: str) -> str:
-    verb, _, number = payload.partition(":")
+    verb, _sep, number = payload.partition(":")
     if user is None:
-        return REFUSAL
+        return _(REFUSAL)
     if not number.isdigit() or verb not in ("a", "e", "r"):
-        return "This button is no longer valid."
+        return _(STALE)
     draft_id = int(number)
     try:
         if verb == "a":
             review.approve(session, draft_id, user, via="telegram")
-            return "✅ Approved; sending now."
+            return _("✅ Approved; sending now.")
         if verb == "r":
             review.reject(
                 session,
@@ -85,7 +95,7 @@ def on_draft_button(session: Session, user: User | None, press: Press, payload: 
                 reason="rejected in the Telegram staff chat",
                 via="telegram",
             )
-            return "❌ Rejected."
+            return _("❌ Rejected.")
         return _request_edit(session, draft_id, user)
     except review.ReviewError as error:
         return str(error)
@@ -95,7 +105,7 @@ def _request_edit(session: Session, draft_id: int, user: User) -> str:
     review._open_draft(session, draft_id, user)  # the same checks as a decision
     card = session.exec(select(StaffCard).where(StaffCard.draft_id == draft_id)).first()
     if card is None:
-        return "This button is no longer valid."
+        return _(STALE)
     waiting = session.exec(
         select(StaffEditRequest.id).where(
             StaffEditRequest.draft_id == draft_id,
@@ -105,7 +115,7 @@ def _request_edit(session: Session, draft_id: int, user: User) -> str:
         )
     ).first()
     if waiting is not None:
-        return "✏️ Reply to my message asking for the new text."
+        return _("✏️ Reply to my message asking for the new text.")
     session.add(
         StaffEditRequest(
             draft_id=draft_id,
@@ -114,7 +124,7 @@ def _request_edit(session: Session, draft_id: int, user: User) -> str:
             card_message_id=card.platform_message_id,
         )
     )
-    return "✏️ Reply to my next message with the new text."
+    return _("✏️ Reply to my next message with the new text.")
 
 
 def on_staff_reply(session: Session, user: User | None, press: Press, payload: str) -> str:
@@ -127,17 +137,19 @@ def on_staff_reply(session: Session, user: User | None, press: Press, payload: s
     if request is None:
         return ""  # a reply to a card or an old prompt: staff talking among themselves
     if user is None:
-        return REFUSAL
+        return _(REFUSAL)
     if user.id != request.user_id:
         owner = session.get(User, request.user_id)
-        return f"This edit belongs to {owner.username}; press Edit on the card to make your own."
+        return _("This edit belongs to {who}; press Edit on the card to make your own.").format(
+            who=owner.username
+        )
     try:
         review.approve(session, request.draft_id, user, text=press.text or "", via="telegram")
     except review.ReviewError as error:
         return str(error)
     request.used_at = utcnow()
     session.add(request)
-    return "✅ Approved with your text; sending now."
+    return _("✅ Approved with your text; sending now.")
 
 
 actions.register("draft", on_draft_button)
@@ -215,47 +227,53 @@ class StaffReview:
         return claimed
 
     async def _send_card(self, card_id: int) -> int:
-        text, draft_id = await asyncio.to_thread(self._card_text, card_id)
+        text, labelled = await asyncio.to_thread(self._card_text, card_id)
         if text is None:  # decided before its card went out: nothing to ask
             await asyncio.to_thread(self._finish, StaffCard, card_id)
             return 0
-        result = await self.channel.push(self.chat_id, text, buttons(draft_id))
+        result = await self.channel.push(self.chat_id, text, labelled)
         await asyncio.to_thread(self._record, StaffCard, card_id, result, text)
         return int(result.ok)
 
-    def _card_text(self, card_id: int) -> tuple[str | None, int]:
+    def _card_text(self, card_id: int) -> tuple[str | None, list[Action]]:
+        """The card and its buttons in the staff chat's language."""
         with Session(self.engine) as session:
             card = session.get(StaffCard, card_id)
             draft = session.get(Draft, card.draft_id)
             if draft.status != review.OPEN:
-                return None, draft.id
+                return None, []
             message = session.get(Message, card.message_id)
             conversation = session.get(Conversation, message.conversation_id)
             contact = session.get(Contact, message.contact_id) if message.contact_id else None
-        return card_text(message, conversation, contact, draft), draft.id
+            with use_locale(chat_locale(session, card.chat_id)):
+                return card_text(message, conversation, contact, draft), buttons(draft.id)
 
     async def _send_prompt(self, request_id: int) -> int:
         prompt = await asyncio.to_thread(self._prompt, request_id)
         if prompt is None:  # decided meanwhile: nothing to ask
             await asyncio.to_thread(self._finish, StaffEditRequest, request_id)
             return 0
-        chat_id, text, card_message_id = prompt
-        result = await self.channel.ask(chat_id, text, reply_to=card_message_id)
+        chat_id, text, card_message_id, placeholder = prompt
+        result = await self.channel.ask(
+            chat_id, text, reply_to=card_message_id, placeholder=placeholder
+        )
         await asyncio.to_thread(self._record, StaffEditRequest, request_id, result)
         return int(result.ok)
 
-    def _prompt(self, request_id: int) -> tuple[str, str, str | None] | None:
+    def _prompt(self, request_id: int) -> tuple[str, str, str | None, str] | None:
+        """The edit prompt, in the language of the staff member it asks."""
         with Session(self.engine) as session:
             request = session.get(StaffEditRequest, request_id)
             user = session.get(User, request.user_id)
             draft = session.get(Draft, request.draft_id)
         if draft.status != review.OPEN:
             return None
-        text = (
-            f"✏️ {user.username}: reply to this message with the new text for draft "
-            f"#{draft.id}.\nNow: {draft.text}"
-        )
-        return request.chat_id, text, request.card_message_id
+        with use_locale(user.locale):
+            text = _(
+                "✏️ {who}: reply to this message with the new text for draft #{id}.\nNow: {text}"
+            ).format(who=user.username, id=draft.id, text=draft.text)
+            placeholder = _("New reply text")
+        return request.chat_id, text, request.card_message_id, placeholder
 
     def _finish(self, table, row_id: int) -> None:
         """Nothing left to send for this card or prompt: its draft was decided meanwhile."""
@@ -345,31 +363,43 @@ class StaffReview:
                     or draft
                 )
             who = session.get(User, draft.decided_by_id) if draft.decided_by_id else None
+            locale = chat_locale(session, card.chat_id)
         status = "superseded" if card.draft_id != draft.id else draft.status
-        outcome = OUTCOMES.get(status, "Decided: {status}").format(
-            who=who.username if who else "auto",
-            reason=draft.reason or "",
-            error=draft.error or "",
-            status=status,
-        )
+        with use_locale(locale):
+            outcome = _(OUTCOMES.get(status, N_("Decided: {status}"))).format(
+                who=who.username if who else _("the assistant"),
+                reason=draft.reason or "",
+                error=draft.error or "",
+                status=status,
+            )
         return card, outcome
 
 
 def card_text(message: Message, conversation: Conversation, contact, draft: Draft) -> str:
-    """Plain text (no markup, so customer words cannot format or inject anything)."""
+    """Plain text in the current language (no markup, so customer words cannot format or
+    inject anything), with the time the customer wrote in the brand's zone."""
     who = contact_name(contact)
     where = (
-        conversation_name(conversation, contact) if conversation.kind == "group" else "direct chat"
+        conversation_name(conversation, contact)
+        if conversation.kind == "group"
+        else _("direct chat")
     )
     said = message.text or f"[{message.content_type}]"
-    confidence = f"{(message.confidence or 0) * 100:.0f}%"
+    kind = type_label(message.type) or "?"
+    stage = stage_label(message.stage or "identification")
+    confidence = _("confidence {percent}").format(percent=f"{(message.confidence or 0):.0%}")
+    if draft.text.strip():
+        proposed = _("Draft #{id}:").format(id=draft.id) + f"\n{draft.text}"
+    else:
+        proposed = _("Every draft was rejected: press Edit to write the reply (#{id}).").format(
+            id=draft.id
+        )
     return (
-        f"📨 {message.channel} · {who} · {where}\n"
+        f"📨 {channel_label(message.channel)} · {who} · {where} · {stamp(message.sent_at)}\n"
         f"“{said}”\n"
-        f"{message.type or '?'} · {message.stage or 'identification'} · confidence {confidence}\n\n"
-        + (f"Draft #{draft.id}:\n{draft.text}" if draft.text.strip() else
-           f"Every draft was rejected: press Edit to write the reply (#{draft.id}).")
-    )  # fmt: skip
+        f"{kind} · {stage} · {confidence}\n\n"
+        f"{proposed}"
+    )
 
 
 def staff_review(engine: Engine, channels: dict[str, Channel], chat_id: str | None):

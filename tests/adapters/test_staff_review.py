@@ -33,9 +33,17 @@ def staff(services, channel=None) -> StaffReview:
     return StaffReview(services.engine, channel or FakeChannel("telegram"), STAFF_CHAT)
 
 
-def add_staff(services, name="mei", telegram_id="555", role="agent") -> User:
+def add_staff(services, name="mei", telegram_id="555", role="agent", locale="en") -> User:
+    """A console user linked to a Telegram account; the answers to their presses are in their
+    language (English here, as most tests read them)."""
     with session_scope(services.engine) as session:
-        user = User(username=name, password_hash="x", role=role, telegram_user_id=telegram_id)
+        user = User(
+            username=name,
+            password_hash="x",
+            role=role,
+            telegram_user_id=telegram_id,
+            locale=locale,
+        )
         session.add(user)
     return user
 
@@ -60,6 +68,20 @@ def test_each_pending_message_gets_one_card_with_its_buttons(services):
     draft = top(services)
     assert chat == STAFF_CHAT and draft.text in text and "有外送嗎" in text
     assert data == [f"draft:a:{draft.id}", f"draft:e:{draft.id}", f"draft:r:{draft.id}"]
+
+
+def test_a_card_is_in_the_staff_chats_language_with_the_time_in_the_brand_zone(services):
+    """The staff chat is a group: it reads the brand's language (REPLYLINE_LANGUAGE, Chinese
+    by default); a person's answers follow their own setting."""
+    pending_message(services)
+    job = staff(services)
+    asyncio.run(job.run_once())
+    [card] = job.channel.pushed
+    assert [a.label for a in card.actions] == ["核准", "修改", "退回"]
+    assert "LINE · " in card.text and "私訊" in card.text and "台北時間（UTC+8）" in card.text
+    assert f"草稿 #{top(services).id}：" in card.text and "信心" in card.text
+    add_staff(services, locale=None)  # follows the brand
+    assert press(services, f"draft:a:{top(services).id}") == "✅ 已核准，正在送出。"
 
 
 def test_a_restarted_worker_does_not_send_cards_again(services):
@@ -131,7 +153,7 @@ def test_approve_from_the_staff_chat_is_audited_like_the_console(services):
 def test_people_not_linked_to_a_console_user_are_refused_politely(services):
     pending_message(services)
     draft = top(services)
-    assert press(services, f"draft:a:{draft.id}", telegram_id="999").startswith("Sorry")
+    assert press(services, f"draft:a:{draft.id}", telegram_id="999").startswith("抱歉")
     assert top(services).status == "pending"
 
 
@@ -178,7 +200,7 @@ def test_a_card_is_closed_when_its_draft_is_decided_in_the_console(services):
         review.reject(session, top(services).id, boss, reason="off topic")
     asyncio.run(job.run_once())
     [(chat, message_id, text)] = job.channel.edited
-    assert message_id == "telegram-1" and text.endswith("❌ Rejected by boss: off topic")
+    assert message_id == "telegram-1" and text.endswith("❌ 已由 boss 退回：off topic")
     asyncio.run(job.run_once())
     assert len(job.channel.edited) == 1
 
@@ -207,10 +229,10 @@ def test_a_message_whose_drafts_were_all_rejected_gets_a_card_to_write_the_reply
         assert press(services, f"draft:r:{draft.id}") == "❌ Rejected."
     asyncio.run(job.run_once())  # the old card says so; a new one waits for the reply
     asyncio.run(job.run_once())
-    assert job.channel.edited and "Rejected by mei" in job.channel.edited[0][2]
+    assert job.channel.edited and "已由 mei 退回" in job.channel.edited[0][2]
     (_, text, _) = job.channel.pushed[-1]
     data = job.channel.pushed[-1].data
-    assert len(job.channel.pushed) == 2 and "press Edit to write the reply" in text
+    assert len(job.channel.pushed) == 2 and "請按「修改」撰寫回覆" in text
     slot = data[1].rsplit(":", 1)[1]
     assert press(services, f"draft:e:{slot}").startswith("✏️")
     asyncio.run(job.run_once())

@@ -189,7 +189,7 @@ def test_a_flooded_chat_does_not_stall_other_chats(live_factory, telegram_api):
 
 @pytest.fixture
 def staffed(live_factory, telegram_api):
-    live = live_factory(telegram={"staff_chat_id": str(STAFF)})
+    live = live_factory(language="en", telegram={"staff_chat_id": str(STAFF)})  # reads English
     add_user(live.services.engine, "mei", telegram_id=str(STAFF_USER))
     return live
 
@@ -204,8 +204,8 @@ def test_a_pending_draft_reaches_the_staff_chat_once_with_its_details_and_button
 ):
     card = customer_writes(staffed, telegram_api)
     draft = top_draft(staffed.services.engine)
-    assert "請問有外送嗎" in card["text"] and "question" in card["text"]
-    assert "identification" in card["text"] and "confidence 90%" in card["text"]
+    assert "請問有外送嗎" in card["text"] and "Question" in card["text"]
+    assert "New contact" in card["text"] and "confidence 90%" in card["text"]
     assert draft.text in card["text"]
     [row] = card["reply_markup"]["inline_keyboard"]
     assert [b["text"] for b in row] == ["Approve", "Edit", "Reject"]

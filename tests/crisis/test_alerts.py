@@ -121,9 +121,10 @@ def test_rounds_are_rate_limited_escalate_and_stop_once_acknowledged(services, p
     assert round_at(4.99) == 0
     assert round_at(5) == 2
     assert round_at(15) == 3  # escalated: tier 2 joins
-    first, *_ = pushes(services)
-    assert "incident #" in first[1] and "severity 7/10" in first[1] and "提告" in first[1]
+    first, *_ = pushes(services)  # telegram:111, no console user: the brand's language
+    assert "危機事件 #" in first[1] and "嚴重度 7/10" in first[1] and "提告" in first[1]
     assert first[1].rstrip().endswith(f"/console/incidents/{incident_id}")
+    assert [a.label for a in first[2]] == ["確認處理"]
     assert first[2] == [actions_ack(incident_id)]
     with Session(services.engine) as session:
         sent = session.exec(select(IncidentAlert).order_by(IncidentAlert.id)).all()
@@ -156,9 +157,10 @@ def press(services, telegram_user: str, incident_id: int) -> str:
 
 @pytest.fixture
 def people(services):
+    """boss reads English (the tests read his answers), mei the brand's language."""
     with session_scope(services.engine) as session:
         session.add(User(username="boss", password_hash=hash_password("x" * 12),
-                         role="supervisor", telegram_user_id="900"))  # fmt: skip
+                         role="supervisor", telegram_user_id="900", locale="en"))  # fmt: skip
         session.add(User(username="mei", password_hash=hash_password("x" * 12), role="agent",
                          telegram_user_id="901"))  # fmt: skip
 
@@ -174,6 +176,30 @@ def test_only_a_linked_supervisor_can_acknowledge_from_a_chat(services, people):
         assert session.get(Incident, incident_id).status == "open"
     assert "acknowledged by boss" in press(services, "900", incident_id)
     assert "already acknowledged" in press(services, "900", incident_id)
+
+
+def test_each_supervisor_reads_the_alert_and_the_answer_in_their_own_language(services, people):
+    """A supervisor linked to a console user reads their own setting; any other chat (a
+    group, an unlinked id) the brand's language; times are the brand zone's, named."""
+    with_channels(services)
+    with session_scope(services.engine) as session:
+        session.add(User(username="kim", password_hash=hash_password("x" * 12),
+                         role="supervisor", telegram_user_id="111", locale="en"))  # fmt: skip
+        session.add(User(username="lin", password_hash=hash_password("x" * 12),
+                         role="supervisor", telegram_user_id="902"))  # fmt: skip
+    incident_id = open_incident(services)
+    policy = AlertPolicy(parse_supervisors(SUPERVISORS))
+    assert asyncio.run(alerts.send_round(services.engine, services.channels, policy,
+                                         incident_id)) == 2  # fmt: skip
+    texts = {recipient: (text, buttons) for recipient, text, buttons in pushes(services)}
+    english, english_buttons = texts["telegram:111"]
+    chinese, chinese_buttons = texts["line:Uaaa"]
+    assert english.startswith("🚨 Possible crisis · incident #")
+    assert "Taiwan Time (UTC+8)" in english and "UTC+00" not in english
+    assert [b.label for b in english_buttons] == ["Acknowledge"]
+    assert chinese.startswith("🚨 可能的危機 · 危機事件 #") and "台北時間（UTC+8）" in chinese
+    assert english_buttons[0].data == chinese_buttons[0].data
+    assert "已由 lin 確認處理" in press(services, "902", incident_id)
 
 
 # ---- the timers, for real: short intervals, a restart, an acknowledgement from Telegram ---

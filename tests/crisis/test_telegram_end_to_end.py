@@ -70,7 +70,7 @@ def test_a_supervisor_pressing_acknowledge_on_telegram_stops_the_repeats(
         assert time.monotonic() - started < 10  # within seconds of the message
         assert "legal threat" in first["text"] and "提告" in first["text"]
         [[button]] = first["reply_markup"]["inline_keyboard"]
-        assert button["callback_data"].startswith("ack:")
+        assert button["callback_data"].startswith("ack:") and button["text"] == "確認處理"
         live_app.wait_until(lambda: len(alerts_in(telegram_api)) >= 2, what="a repeat")
 
         card = tu.bot_message(SUPERVISORS_CHAT, first["message_id"], BOT, first["text"])
@@ -88,7 +88,7 @@ def test_a_supervisor_pressing_acknowledge_on_telegram_stops_the_repeats(
             lambda: any(a["id"] == query for a in telegram_api.answers), what="the answer"
         )
         answer = next(a for a in telegram_api.answers if a["id"] == query)
-        assert "acknowledged by boss" in answer["text"]
+        assert "已由 boss 確認處理" in answer["text"]  # his language: the brand's, Chinese
         time.sleep(1.5)  # let a repeat that was already on its way arrive
         settled = len(alerts_in(telegram_api))
         time.sleep(2.5)

@@ -28,6 +28,7 @@ from tests.support import ROOT, fresh_postgres_database, migrated_sqlite, postgr
 STAFF_CHAT = -1009999  # where drafts are reviewed with buttons
 SUPERVISORS_CHAT = -100888  # a Telegram group of supervisors
 SUPERVISOR_LINE = lw.user_id(880)
+SUPERVISOR_EN = 557  # a supervisor alerted in a private chat, who reads English
 REPORT_TELEGRAM = 7070
 REPORT_LINE = lw.user_id(707)
 CHANNEL = "@brandnews"  # a Telegram channel posts go to
@@ -35,9 +36,10 @@ CHANNEL_ID = -1007777
 
 PEOPLE = (
     Person("ana", "admin"),  # works the console
-    Person("mei", "supervisor", telegram_id=555),  # reviews in the Telegram staff chat
+    Person("mei", "supervisor", telegram_id=555, locale="en"),  # reviews in the staff chat
     Person("boss", "supervisor", telegram_id=556, line_id=lw.user_id(556)),  # acknowledges
     Person("lee", "admin"),  # loses the role, then the account (tests/e2e/test_roles.py)
+    Person("kim", "supervisor", telegram_id=SUPERVISOR_EN, locale="en"),  # alerted in English
 )
 
 
@@ -66,11 +68,12 @@ def deployment(request) -> Iterator[Deployment]:
             workdir,
             telegram,
             line,
-            [Person(p.username, p.role, p.telegram_id, p.line_id) for p in PEOPLE],
+            [Person(p.username, p.role, p.telegram_id, p.line_id, p.locale) for p in PEOPLE],
             playbook_dir=str(playbooks),
             telegram_staff_chat_id=str(STAFF_CHAT),
             telegram_chat_interval_seconds="0.05",
-            supervisors=f"1:telegram:{SUPERVISORS_CHAT},1:line:{SUPERVISOR_LINE}",
+            supervisors=f"1:telegram:{SUPERVISORS_CHAT},1:line:{SUPERVISOR_LINE},"
+            f"1:telegram:{SUPERVISOR_EN}",
             crisis_repeat_minutes="0.05",
             crisis_escalate_minutes="30",
             report_recipients=f"telegram:{REPORT_TELEGRAM},line:{REPORT_LINE}",

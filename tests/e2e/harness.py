@@ -49,6 +49,7 @@ class Person:
     role: str
     telegram_id: int | None = None
     line_id: str | None = None
+    locale: str | None = None  # their console language, which their chat messages follow too
     password: str = field(default_factory=lambda: secrets.token_urlsafe(12), repr=False)
 
 
@@ -328,6 +329,7 @@ class Deployment:
                         role=p.role,
                         telegram_user_id=str(p.telegram_id) if p.telegram_id else None,
                         line_user_id=p.line_id,
+                        locale=p.locale,
                     )
                 )
 
@@ -378,14 +380,15 @@ class Deployment:
         assert response.status_code == 200, self.redact(response.text)
         return response
 
-    def press(self, card: dict, label: str, person: Person, to: Process | None = None) -> str:
-        """`person` presses the inline button whose text starts with `label` under a message
-        the bot sent; the callback query's id."""
+    def press(self, card: dict, action: str, person: Person, to: Process | None = None) -> str:
+        """`person` presses the inline button under a message the bot sent whose data starts
+        with `action` ("ack", "draft:a": its label is in the chat's language); the callback
+        query's id."""
         data = next(
             b["callback_data"]
             for row in card["reply_markup"]["inline_keyboard"]
             for b in row
-            if b["text"].startswith(label)  # "Acknowledge 確認處理"
+            if b["callback_data"].startswith(action)
         )
         sent = tu.bot_message(
             int(card["chat_id"]), card["message_id"], self.telegram.bot_id, card["text"]

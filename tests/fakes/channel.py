@@ -133,7 +133,9 @@ class FakeChannel(Channel):
             self.pushed.append(Pushed(recipient, text, list(actions or [])))
         return result
 
-    async def ask(self, chat_id: str, text: str, reply_to: str | None = None) -> SendResult:
+    async def ask(
+        self, chat_id: str, text: str, reply_to: str | None = None, placeholder: str = ""
+    ) -> SendResult:
         result = self._answer("ask", {"chat_id": chat_id, "text": text, "reply_to": reply_to})
         if result.ok:
             self.asked.append(Asked(chat_id, text, reply_to))
