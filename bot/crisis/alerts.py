@@ -31,6 +31,7 @@ from bot.i18n import gettext as _
 from bot.i18n import pgettext, stamp, use_locale
 from bot.review import actions
 from db.engine import session_scope
+from db.enums import IncidentStatus
 from db.models import Incident, IncidentAlert, User
 from db.types import utcnow
 from handlers.base import Action
@@ -191,7 +192,7 @@ async def send_round(
     claimed = await asyncio.to_thread(_claim, engine, policy, incident_id, now)
     if claimed is None:
         return 0
-    if claimed == STOP:
+    if isinstance(claimed, str):  # STOP
         if jobs is not None:
             jobs.remove_job(job_id(incident_id))
         return 0
@@ -211,7 +212,7 @@ async def send_round(
 def _claim(engine, policy: AlertPolicy, incident_id: int, now: datetime) -> Round | str | None:
     with session_scope(engine) as session:
         incident = session.get(Incident, incident_id, with_for_update=True)
-        if incident is None or incident.status != "open":
+        if incident is None or incident.status != IncidentStatus.OPEN:
             return STOP
         last = incident.last_alert_at
         if last is not None and policy.slot(incident.opened_at, last) >= policy.slot(
@@ -257,7 +258,11 @@ def reschedule_open(jobs, engine, policy: AlertPolicy) -> int:
     """On start: give every open incident its timer back if it has none (e.g. it was opened
     while no scheduler ran). Timers already in the job table are left as they are."""
     with Session(engine) as session:
-        open_ids = [i.id for i in incidents.active(session) if i.status == "open"]
+        open_ids = [
+            i.id
+            for i in incidents.active(session)
+            if i.status == IncidentStatus.OPEN and i.id is not None
+        ]
     missing = [i for i in open_ids if jobs.get_job(job_id(i)) is None]
     for incident_id in missing:
         schedule(jobs, incident_id, policy)

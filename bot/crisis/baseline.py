@@ -63,16 +63,18 @@ class SeasonalBaseline:
 
     # ---- learning ------------------------------------------------------------------------
 
-    def start(self, at: datetime) -> None:
-        """History begins at `at` (for a new install: now; for a warm start: the oldest hour)."""
+    def start(self, at: datetime) -> int:
+        """History begins at `at` (for a new install: now; for a warm start: the oldest hour).
+        Returns the first hour not learned yet."""
         if self._closed_until is None:
             self._closed_until = hour_index(at)
+        return self._closed_until
 
     def add(self, series: Series, at: datetime, amount: float = 1.0) -> None:
         """Count one event of `series` at `at`; it is learned once its hour is over."""
-        self.start(at)
+        closed_until = self.start(at)
         hour = hour_index(at)
-        if hour < self._closed_until:
+        if hour < closed_until:
             return  # an hour already learned: too late to change it
         if series not in self._series:
             self._series[series] = _History(np.zeros(self._size), hour)
@@ -81,11 +83,11 @@ class SeasonalBaseline:
 
     def advance(self, now: datetime) -> None:
         """Learn every hour that is over by `now`."""
-        self.start(now)
+        closed_until = self.start(now)
         current = hour_index(now)
-        if current <= self._closed_until:
+        if current <= closed_until:
             return
-        closing = range(self._closed_until, current)
+        closing = range(closed_until, current)
         if len(closing) > self._size:
             closing = range(current - self._size, current)
         bulk = len(closing) > 24  # a warm start: fit on the raw hours first, then cap them

@@ -12,14 +12,15 @@ from datetime import datetime
 
 import numpy as np
 from sqlalchemy import or_
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from bot.auth.roles import has_role
 from bot.crisis.signals import Observation, Signal
+from db.enums import IncidentStatus, Role
 from db.models import Incident, IncidentMessage, IncidentNote, Message, User
 from db.types import utcnow
 
-ACTIVE = ("open", "acknowledged")
+ACTIVE = (IncidentStatus.OPEN, IncidentStatus.ACKNOWLEDGED)
 SPIKE_KINDS = {"volume", "share"}
 EXAMPLES = 3
 
@@ -50,8 +51,11 @@ def belongs(signal: Signal, view: IncidentView, story_threshold: float) -> bool:
     while a spike incident is open."""
     if view.message_ids.intersection(signal.message_ids):
         return True
-    close = signal.vector is not None and view.story is not None
-    if close and float(view.story @ signal.vector) >= story_threshold:
+    if (
+        signal.vector is not None
+        and view.story is not None
+        and float(view.story @ signal.vector) >= story_threshold
+    ):
         return True
     if signal.kind in SPIKE_KINDS and view.kinds & SPIKE_KINDS:
         channels = set(signal.channels)
@@ -69,8 +73,9 @@ def joins(obs: Observation, view: IncidentView, story_threshold: float) -> bool:
         return True
     if view.kinds & SPIKE_KINDS and obs.negative and obs.channel in view.channels:
         return True
-    close = obs.vector is not None and view.story is not None
-    return close and float(view.story @ obs.vector) >= story_threshold
+    if obs.vector is None or view.story is None:
+        return False
+    return float(view.story @ obs.vector) >= story_threshold
 
 
 def mostly_resolved(message_ids: Iterable[int], resolved: set[int]) -> bool:
@@ -93,15 +98,16 @@ def story_vector(incident: Incident) -> np.ndarray | None:
 def view_of(session: Session, incident: Incident, about: Message | None = None) -> IncidentView:
     """The incident as matching sees it; `about` one message, only the members that matter to
     it (that message, its author's), since an incident can hold thousands."""
+    assert incident.id is not None  # a stored incident
     query = (
         select(IncidentMessage.message_id, Message.contact_id)
-        .join(Message, Message.id == IncidentMessage.message_id)
+        .join(Message, col(Message.id) == IncidentMessage.message_id)
         .where(IncidentMessage.incident_id == incident.id)
     )
     if about is not None:
-        same = [IncidentMessage.message_id == about.id]
+        same = [col(IncidentMessage.message_id) == about.id]
         if about.contact_id is not None:
-            same.append(Message.contact_id == about.contact_id)
+            same.append(col(Message.contact_id) == about.contact_id)
         query = query.where(or_(*same))
     rows = session.exec(query).all()
     return IncidentView(
@@ -125,7 +131,9 @@ def category(incident: Incident) -> str | None:
 
 def active(session: Session) -> list[Incident]:
     return list(
-        session.exec(select(Incident).where(Incident.status.in_(ACTIVE)).order_by(Incident.id))
+        session.exec(
+            select(Incident).where(col(Incident.status).in_(ACTIVE)).order_by(col(Incident.id))
+        )
     )
 
 
@@ -184,6 +192,7 @@ def link(
     session: Session, incident: Incident, message_ids: Iterable[int], reason: str
 ) -> list[int]:
     """Add messages to the incident; returns the ones that were not in it yet."""
+    assert incident.id is not None  # flushed before its messages are linked
     have = set(
         session.exec(
             select(IncidentMessage.message_id).where(IncidentMessage.incident_id == incident.id)
@@ -200,9 +209,9 @@ def messages_of(session: Session, incident_id: int, limit: int = 500) -> list[Me
     return list(
         session.exec(
             select(Message)
-            .join(IncidentMessage, IncidentMessage.message_id == Message.id)
+            .join(IncidentMessage, col(IncidentMessage.message_id) == Message.id)
             .where(IncidentMessage.incident_id == incident_id)
-            .order_by(Message.sent_at)
+            .order_by(col(Message.sent_at))
             .limit(limit)
         )
     )
@@ -211,6 +220,7 @@ def messages_of(session: Session, incident_id: int, limit: int = 500) -> list[Me
 def explain(session: Session, incident: Incident) -> str:
     """Plain language: each kind of signal once (its latest figures), the channels, and the
     most telling messages."""
+    assert incident.id is not None  # flushed before it is explained
     latest: dict[str, dict] = {}
     for s in incident.signals:
         latest[s["kind"] if s["kind"] != "volume" else s["key"].rsplit(":", 1)[0]] = s
@@ -237,8 +247,11 @@ def _resolved_among(session: Session, message_ids: list[int]) -> set[int]:
     return set(
         session.exec(
             select(IncidentMessage.message_id)
-            .join(Incident, Incident.id == IncidentMessage.incident_id)
-            .where(Incident.status == "resolved", IncidentMessage.message_id.in_(message_ids))
+            .join(Incident, col(Incident.id) == IncidentMessage.incident_id)
+            .where(
+                Incident.status == IncidentStatus.RESOLVED,
+                col(IncidentMessage.message_id).in_(message_ids),
+            )
         ).all()
     )
 
@@ -260,7 +273,7 @@ def get(session: Session, incident_id: int, lock: bool = False) -> Incident:
 def _require(user: User | None) -> User:
     if user is None or not user.active:
         raise IncidentError("only a supervisor linked to a console user can do this", 403)
-    if not has_role(user, "supervisor"):
+    if not has_role(user, Role.SUPERVISOR):
         raise IncidentError("this needs the supervisor role", 403)
     return user
 
@@ -271,12 +284,12 @@ def acknowledge(
     """Someone is on it: repeats and escalation stop."""
     user = _require(user)
     incident = get(session, incident_id, lock=True)
-    if incident.status != "open":
+    if incident.status != IncidentStatus.OPEN:
         who = incident.acknowledged_by or incident.resolved_by or "someone"
         raise IncidentError(f"incident {incident_id} is already {incident.status} by {who}")
     now = utcnow()
     incident.status, incident.acknowledged_at, incident.acknowledged_by = (
-        "acknowledged",
+        IncidentStatus.ACKNOWLEDGED,
         now,
         user.username,
     )
@@ -295,12 +308,16 @@ def resolve(
     if not note:
         raise IncidentError("say how the incident was resolved", 422)
     incident = get(session, incident_id, lock=True)
-    if incident.status == "resolved":
+    if incident.status == IncidentStatus.RESOLVED:
         raise IncidentError(f"incident {incident_id} is already resolved")
     now = utcnow()
-    if incident.status == "open":
+    if incident.status == IncidentStatus.OPEN:
         incident.acknowledged_at, incident.acknowledged_by = now, user.username
-    incident.status, incident.resolved_at, incident.resolved_by = "resolved", now, user.username
+    incident.status, incident.resolved_at, incident.resolved_by = (
+        IncidentStatus.RESOLVED,
+        now,
+        user.username,
+    )
     incident.updated_at = now
     session.add(incident)
     _note(session, incident, user, via, "resolve", note)
@@ -338,6 +355,6 @@ def notes_of(session: Session, incident_id: int) -> list[IncidentNote]:
         session.exec(
             select(IncidentNote)
             .where(IncidentNote.incident_id == incident_id)
-            .order_by(IncidentNote.at, IncidentNote.id)
+            .order_by(col(IncidentNote.at), col(IncidentNote.id))
         )
     )

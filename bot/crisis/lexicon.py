@@ -160,10 +160,10 @@ class Lexicon:
             )
             if by_meaning:
                 c = self.categories[name]
-                phrase = candidates[name].phrase if name in candidates else None
-                bonus = 1 if phrase else 0  # words and meaning agree
+                said = candidates[name].phrase if name in candidates else None
+                bonus = 1 if said else 0  # words and meaning agree
                 candidates[name] = SeverityHit(
-                    name, c.label, min(10, c.severity + bonus), phrase, round(sim, 3), sentence
+                    name, c.label, min(10, c.severity + bonus), said, round(sim, 3), sentence
                 )
         if not candidates:
             return None

@@ -10,6 +10,7 @@ from string import Formatter
 
 import yaml
 
+from db.enums import Role
 from playbooks.engine import DraftCandidate
 from playbooks.render import check_segments, fill
 
@@ -79,7 +80,7 @@ class HoldingStatements:
             DraftCandidate(
                 text=_tidy(fill(t, values)),
                 playbook=f"crisis/{category if category in self.templates else 'default'}",
-                required_role="supervisor",
+                required_role=Role.SUPERVISOR,
                 auto_send=False,
                 policy=self.policy,
             )

@@ -29,6 +29,7 @@ class StoryThresholds:
 @dataclass
 class Story:
     members: list[Observation]  # oldest first
+    vectors: np.ndarray  # the members' embeddings, one row each
     centroid: np.ndarray
     authors: int
 
@@ -40,7 +41,7 @@ def find_stories(
     items = [o for o in observations if o.vector is not None]
     if len(items) < min_authors:
         return []
-    vectors = np.stack([o.vector for o in items])
+    vectors = np.stack([o.vector for o in observations if o.vector is not None])  # of items
     close = (vectors @ vectors.T) >= t.neighbour
     remaining = np.ones(len(items), dtype=bool)
     stories: list[Story] = []
@@ -61,7 +62,10 @@ def find_stories(
         chosen = [items[i] for i in np.flatnonzero(members)]
         authors = len({o.author for o in chosen})
         if authors >= min_authors:
-            stories.append(Story(chosen, unit(vectors[members].mean(axis=0)), authors))
+            chosen_vectors = vectors[members]
+            stories.append(
+                Story(chosen, chosen_vectors, unit(chosen_vectors.mean(axis=0)), authors)
+            )
     return stories
 
 
@@ -105,7 +109,7 @@ class TopicHistory:
         centroid of many messages drifts toward what all messages share, so the bar is the
         members' own closeness), or nearly a copy of one of them. Half a message in 20 is the
         prior: a new topic is rare, not impossible."""
-        members = np.stack([o.vector for o in story.members])
+        members = story.vectors
         past = self._past(members.shape[1])
         if not len(past):
             return list(story.members), 0.5 / 20.0, 0.5
