@@ -10,7 +10,7 @@ from sqlmodel import Session
 
 from bot.auth.roles import has_role
 from bot.config import Settings
-from bot.i18n import choose
+from bot.i18n import choose, gettext, role_label
 from bot.services import Services
 from bot.web.security import SESSION_COOKIE, Sessions
 from db.models import User
@@ -66,7 +66,7 @@ def logged_in_user(
     if user is None or not user.active:
         raise LoginRequired()
     if not has_role(user, "agent"):  # an unknown role opens nothing
-        raise HTTPException(403, "your account has no console role")
+        raise HTTPException(403, gettext("your account has no console role"))
     choose(user.locale)  # the user's own language setting beats the browser's
     return user
 
@@ -84,7 +84,9 @@ CurrentUser = Annotated[User, Depends(current_user)]
 def require_role(role: str):
     def check(user: CurrentUser) -> User:
         if not has_role(user, role):
-            raise HTTPException(403, f"this needs the {role} role")
+            # "admin" in English as before; the role's own word in other languages
+            label = role_label(role).lower()
+            raise HTTPException(403, gettext("this needs the %(role)s role") % {"role": label})
         return user
 
     return Depends(check)

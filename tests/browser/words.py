@@ -33,7 +33,7 @@ PAGE_TEXT = """(() => {
 LATIN_ALLOWED = {
     "replyline", "line", "telegram", "faq", "csv", "sla", "url", "https", "http", "json", "html",
     "english", "cron", "onnx", "e-mail", "email", "id", "ok", "admin", "boss", "mei", "pdf",
-    "png", "jpeg", "ctrl", "enter", "esc", "utc", "asia", "taipei",
+    "png", "jpeg", "ctrl", "enter", "esc", "utc", "asia", "taipei", "yaml", "sqlite", "wal", "cpu",
 }  # fmt: skip
 LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z'-]{2,}")
 CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff\u3000-\u303f\uff01-\uff60]+")

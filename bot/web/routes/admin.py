@@ -5,17 +5,18 @@ from __future__ import annotations
 
 from dataclasses import replace
 from typing import Annotated
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from bot import state
 from bot.auth.roles import ROLE_RANK
 from bot.config import overview
-from bot.i18n import gettext
+from bot.i18n import N_, gettext
 from bot.review.decisions import audit_action
 from bot.services import load_playbooks
 from bot.web.deps import CurrentLogin, ServicesDep, SessionDep, SessionsDep, require_role
@@ -27,22 +28,46 @@ from playbooks.yamlfile import PlaybookError
 
 router = APIRouter(prefix="/console")
 Admin = Annotated[User, require_role("admin")]
+ROLES = ", ".join(ROLE_RANK)
+# What the users page says on the row of the user a form changed (?done=...&user=id).
+DONE = {
+    "added": N_("Added."),
+    "saved": N_("Saved."),
+    "signed_out": N_("Signed out everywhere."),
+}
 
 
 @router.get("/users", response_class=HTMLResponse)
 def users_page(
-    request: Request, session: SessionDep, user: Admin, login: CurrentLogin, sessions: SessionsDep
+    request: Request,
+    session: SessionDep,
+    user: Admin,
+    login: CurrentLogin,
+    sessions: SessionsDep,
+    done: Annotated[str, Query(max_length=16)] = "",
+    changed: Annotated[int, Query(alias="user", ge=0)] = 0,
 ) -> HTMLResponse:
     users = session.exec(select(User).order_by(User.username)).all()
-    return page(request, "users.html", user, login, sessions, users=users, roles=list(ROLE_RANK))
+    note = gettext(DONE[done]) if done in DONE else None
+    return page(request, "users.html", user, login, sessions, users=users, roles=list(ROLE_RANK),
+                note=note, changed=changed)  # fmt: skip
 
 
-def _save_user(services, admin: User, change) -> None:
+def _back_to_users(request: Request, done: str, user_id: int) -> Response:
+    """A plain form goes back to the users page, which says what happened on that user's row;
+    the console's script gets JSON."""
+    if request.headers.get("x-requested-with") == "fetch":
+        return JSONResponse({"ok": True})
+    query = urlencode({"done": done, "user": user_id})
+    return RedirectResponse(f"/console/users?{query}#user-{user_id}", status_code=303)
+
+
+def _save_user(services, admin: User, change):
     try:
         with session_scope(services.engine) as session:
-            change(session)
+            return change(session)
     except IntegrityError as error:
-        raise HTTPException(409, "that username or chat id is taken") from error
+        raise HTTPException(409, gettext("that username or chat id is taken")) from error
 
 
 @router.post("/users")
@@ -56,15 +81,20 @@ async def add_user(
 ) -> Response:
     username = username.strip()
     if not username or role not in ROLE_RANK or len(password) < 8:
-        raise HTTPException(422, "a username, a role and a password of 8+ characters, please")
+        raise HTTPException(
+            422, gettext("a username, a role and a password of 8+ characters, please")
+        )
     hashed = await run_in_threadpool(hash_password, password)
 
     def change(session):
-        session.add(User(username=username, password_hash=hashed, role=role))
+        added = User(username=username, password_hash=hashed, role=role)
+        session.add(added)
         audit_action(session, user, "console", "user_add", after=f"{username} ({role})")
+        session.flush()
+        return added.id
 
-    await run_in_threadpool(_save_user, services, user, change)
-    return done(request)
+    added_id = await run_in_threadpool(_save_user, services, user, change)
+    return _back_to_users(request, "added", added_id)
 
 
 @router.post("/users/{user_id}")
@@ -79,17 +109,17 @@ async def change_user(
 ) -> Response:
     """Change a role, deactivate or reactivate, or set a new password (never logged)."""
     if role and role not in ROLE_RANK:
-        raise HTTPException(422, f"role must be one of {', '.join(ROLE_RANK)}")
+        raise HTTPException(422, gettext("role must be one of %(roles)s") % {"roles": ROLES})
     if password and len(password) < 8:
-        raise HTTPException(422, "a password needs at least 8 characters")
+        raise HTTPException(422, gettext("a password needs at least 8 characters"))
     if user_id == user.id and (active == "no" or (role and role != "admin")):
-        raise HTTPException(409, "you cannot demote or deactivate yourself")
+        raise HTTPException(409, gettext("you cannot demote or deactivate yourself"))
     hashed = await run_in_threadpool(hash_password, password) if password else None
 
     def change(session):
         target = session.get(User, user_id)
         if target is None:
-            raise HTTPException(404, f"user {user_id} does not exist")
+            raise HTTPException(404, gettext("user %(id)d does not exist") % {"id": user_id})
         before = f"{target.role}, {'active' if target.active else 'inactive'}"
         before_role = target.role
         if role:
@@ -106,7 +136,7 @@ async def change_user(
                      f"{before}", after=after + (", new password" if hashed else ""))  # fmt: skip
 
     await run_in_threadpool(_save_user, services, user, change)
-    return done(request)
+    return _back_to_users(request, "saved", user_id)
 
 
 @router.post("/users/{user_id}/sessions/end")
@@ -118,13 +148,13 @@ async def end_user_sessions(
     def change(session):
         target = session.get(User, user_id)
         if target is None:
-            raise HTTPException(404, f"user {user_id} does not exist")
+            raise HTTPException(404, gettext("user %(id)d does not exist") % {"id": user_id})
         ended = Sessions.end_all(session, target.id)
         audit_action(session, user, "console", "sessions_end", after=f"{target.username}: "
                      f"{ended} session(s)")  # fmt: skip
 
     await run_in_threadpool(_save_user, services, user, change)
-    return done(request)
+    return _back_to_users(request, "signed_out", user_id)
 
 
 @router.post("/sessions/end")

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlmodel import select
 
+from bot.i18n import gettext
 from bot.review import proposals
 from bot.web.deps import CurrentLogin, CurrentUser, ServicesDep, SessionDep, SessionsDep
 from bot.web.routes.console import decide, done, page
@@ -21,7 +22,8 @@ router = APIRouter(prefix="/console")
 def known_status(status: str, known: tuple[str, ...]) -> None:
     """A filter by a status that does not exist is the asker's mistake (422), not the database's."""
     if status and status not in known:
-        raise HTTPException(422, f"status must be one of {', '.join(known)}")
+        values = ", ".join(known)
+        raise HTTPException(422, gettext("status must be one of %(values)s") % {"values": values})
 
 
 @router.get("/proposals", response_class=HTMLResponse)
