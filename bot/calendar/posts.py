@@ -12,10 +12,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
-from sqlmodel import Session, or_, select
+from sqlmodel import Session, col, or_, select
 
 from bot.auth.roles import has_role
 from bot.repeat import Repeat
+from db.enums import PostStatus
 from db.models import AuditLog, Post, PostRun, User
 from db.types import utcnow
 from nlp.types import STAGES
@@ -233,7 +234,7 @@ def approve_post(
         raise PostError(f"post {post_id} is {post.status}, not waiting for approval", 409)
     if not post.cron and post.scheduled_at + grace < now:
         raise PostError(f"post {post_id}'s time has passed; add it again with a new time", 409)
-    post.status, post.approved_by_id, post.approved_at = "approved", user.id, now
+    post.status, post.approved_by_id, post.approved_at = PostStatus.APPROVED, user.id, now
     session.add(post)
     _audit(session, user, via, "post_approve", post, f"post {post.id}")
     return post
@@ -250,7 +251,7 @@ def cancel_post(
     own_plan = post.created_by_id == user.id and post.status == "planned"
     if not (own_plan or has_role(user, "supervisor")):
         raise PostError("only a supervisor can cancel this post", 403)
-    post.status, post.cancelled_by_id, post.cancelled_at = "cancelled", user.id, utcnow()
+    post.status, post.cancelled_by_id, post.cancelled_at = PostStatus.CANCELLED, user.id, utcnow()
     session.add(post)
     why = f"post {post.id}" + (f": {reason.strip()}" if reason and reason.strip() else "")
     _audit(session, user, via, "post_cancel", post, why)
@@ -300,15 +301,19 @@ def calendar(
     posts = session.exec(
         select(Post).where(
             or_(
-                Post.cron.is_not(None) & (Post.scheduled_at < end),
-                Post.cron.is_(None) & (Post.scheduled_at >= start) & (Post.scheduled_at < end),
+                col(Post.cron).is_not(None) & (col(Post.scheduled_at) < end),
+                col(Post.cron).is_(None)
+                & (col(Post.scheduled_at) >= start)
+                & (col(Post.scheduled_at) < end),
             )
         )
     ).all()
     ids = [p.id for p in posts]
     runs = session.exec(
         select(PostRun).where(
-            PostRun.post_id.in_(ids), PostRun.scheduled_for >= start, PostRun.scheduled_for < end
+            col(PostRun.post_id).in_(ids),
+            col(PostRun.scheduled_for) >= start,
+            col(PostRun.scheduled_for) < end,
         )
     ).all()
     by_post: dict[int, list[PostRun]] = {}
@@ -316,10 +321,11 @@ def calendar(
         by_post.setdefault(run.post_id, []).append(run)
     items: list[Occurrence] = []
     for post in posts:
+        assert post.id is not None  # read from the table
         post_runs = by_post.get(post.id, [])
         if not post.cron:
-            run = post_runs[-1] if post_runs else None
-            items.append(Occurrence(post, post.scheduled_at, post.status, run))
+            last = post_runs[-1] if post_runs else None
+            items.append(Occurrence(post, post.scheduled_at, post.status, last))
             continue
         items += [Occurrence(post, r.scheduled_for, r.status, r) for r in post_runs]
         if post.status in OPEN:

@@ -14,12 +14,13 @@ from datetime import UTC, datetime, timedelta
 
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from bot import scheduler as jobs
 from bot.calendar.posts import occurrence_due, trigger_for
 from bot.scheduler import Scheduler
 from db.engine import session_scope
+from db.enums import MessageState, PostRunStatus, PostStatus
 from db.models import Conversation, Message, Post, PostRun
 from db.types import utcnow
 from handlers.base import SendResult
@@ -41,6 +42,7 @@ def grace_of(settings) -> timedelta:
 
 def schedule(scheduler: Scheduler, post: Post, grace: timedelta) -> None:
     """Store (or replace) the job that publishes an approved post."""
+    assert post.id is not None  # only stored posts are approved
     scheduler.add_job(
         PUBLISH,
         trigger_for(post),
@@ -56,7 +58,8 @@ def sync_job(scheduler: Scheduler, post: Post, grace: timedelta) -> None:
     scheduler is off leaves it to the leader's sweep."""
     if not scheduler.aps.running:
         return
-    if post.status == "approved":
+    assert post.id is not None  # decided in the database
+    if post.status == PostStatus.APPROVED:
         schedule(scheduler, post, grace)
     else:
         scheduler.remove_job(job_id(post.id))
@@ -103,19 +106,22 @@ async def publish(services, post_id: int, now: datetime | None = None) -> PostRu
         if result.ok or result.permanent or attempts == ATTEMPTS:
             break
         await asyncio.sleep(min(result.retry_after or 2**attempts, 30))
-    return await asyncio.to_thread(_record, services.engine, post.id, run.id, result, attempts)
+    assert run.id is not None  # committed by _claim
+    return await asyncio.to_thread(_record, services.engine, post_id, run.id, result, attempts)
 
 
 def _claim(engine, post_id: int, now: datetime, grace: timedelta) -> tuple[Post, PostRun] | None:
     with Session(engine, expire_on_commit=False) as session:
         post = session.get(Post, post_id)
-        if post is None or post.status != "approved":
+        if post is None or post.status != PostStatus.APPROVED:
             log.info("post %s is not approved (any more); nothing to publish", post_id)
             return None
         when = occurrence_due(post, now, grace)
         if when is None:
             return None
-        run = PostRun(post_id=post_id, scheduled_for=when, status="sending", started_at=now)
+        run = PostRun(
+            post_id=post_id, scheduled_for=when, status=PostRunStatus.SENDING, started_at=now
+        )
         session.add(run)
         try:
             session.commit()
@@ -130,18 +136,19 @@ def _record(engine, post_id: int, run_id: int, result: SendResult, attempts: int
     with session_scope(engine) as session:
         post = session.get(Post, post_id, with_for_update=True)
         run = session.get(PostRun, run_id)
+        assert post is not None and run is not None  # claimed by _claim; posts are never deleted
         run.attempts, run.finished_at = attempts, now
         run.platform_message_id = result.platform_message_id
         if result.ok:
-            run.status, run.error = "sent", None
+            run.status, run.error = PostRunStatus.SENT, None
             run.message_id = _store_sent(session, post, result, now)
             post.sent_at, post.error = now, None
         else:
-            run.status, run.error = "failed", result.error or "failed"
+            run.status, run.error = PostRunStatus.FAILED, result.error or "failed"
             post.error = run.error
             log.warning("post %s failed: %s", post_id, run.error)
-        if not post.cron and post.status == "approved":
-            post.status = run.status
+        if not post.cron and post.status == PostStatus.APPROVED:
+            post.status = PostStatus(run.status)  # a one-off post ends as its run did
         session.add_all([post, run])
     return run
 
@@ -164,6 +171,7 @@ def _store_sent(session: Session, post: Post, result: SendResult, now: datetime)
         )
         session.add(conversation)
         session.flush()
+    assert conversation.id is not None  # stored (or just flushed)
     message = Message(
         channel=post.channel,
         conversation_id=conversation.id,
@@ -171,7 +179,7 @@ def _store_sent(session: Session, post: Post, result: SendResult, now: datetime)
         kind="post",
         text=post.text,
         platform_message_id=result.platform_message_id,
-        state="ignored",
+        state=MessageState.IGNORED,
         sent_at=now,
         received_at=now,
     )
@@ -200,14 +208,14 @@ def record_missed(engine, post_id: int, scheduled_for: datetime, why: str | None
                 PostRun(
                     post_id=post_id,
                     scheduled_for=scheduled_for.astimezone(UTC),
-                    status="missed",
+                    status=PostRunStatus.MISSED,
                     started_at=now,
                     finished_at=now,
                     error=why,
                 )
             )
-            if not post.cron and post.status in ("planned", "approved"):
-                post.status, post.error = "missed", why
+            if not post.cron and post.status in (PostStatus.PLANNED, PostStatus.APPROVED):
+                post.status, post.error = PostStatus.MISSED, why
                 session.add(post)
     except IntegrityError:
         log.info("post %s at %s already has an outcome", post_id, scheduled_for)
@@ -230,16 +238,17 @@ def sweep_once(engine, scheduler: Scheduler, settings, now: datetime | None = No
     grace = grace_of(settings)
     done = {"scheduled": 0, "unscheduled": 0, "expired": 0, "stuck": 0}
     with Session(engine) as session:
-        approved = session.exec(select(Post).where(Post.status == "approved")).all()
+        approved = session.exec(select(Post).where(col(Post.status) == PostStatus.APPROVED)).all()
         open_ids = {p.id for p in approved}
         expired = session.exec(
             select(Post.id, Post.scheduled_at).where(
-                Post.status == "planned",
-                Post.cron.is_(None),
-                Post.scheduled_at < now - grace,
+                col(Post.status) == PostStatus.PLANNED,
+                col(Post.cron).is_(None),
+                col(Post.scheduled_at) < now - grace,
             )
         ).all()
     for post in approved:
+        assert post.id is not None  # read from the table
         if scheduler.get_job(job_id(post.id)) is None and not _finished(engine, post):
             schedule(scheduler, post, grace)
             done["scheduled"] += 1
@@ -248,13 +257,17 @@ def sweep_once(engine, scheduler: Scheduler, settings, now: datetime | None = No
             scheduler.remove_job(job.id)
             done["unscheduled"] += 1
     for post_id, at in expired:
+        assert post_id is not None  # a primary key
         record_missed(engine, post_id, at, "not approved before its time")
         done["expired"] += 1
     with session_scope(engine) as session:
         for run in session.exec(
-            select(PostRun).where(PostRun.status == "sending", PostRun.started_at < now - STUCK)
+            select(PostRun).where(
+                col(PostRun.status) == PostRunStatus.SENDING,
+                col(PostRun.started_at) < now - STUCK,
+            )
         ):
-            run.status, run.finished_at = "failed", now
+            run.status, run.finished_at = PostRunStatus.FAILED, now
             run.error = "outcome unknown: the process stopped while sending"
             session.add(run)
             done["stuck"] += 1
