@@ -13,7 +13,6 @@ from sqlalchemy import func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from bot.contact_name import contact_name
 from bot.review.decisions import CRISIS_PRIORITY, is_crisis
 from bot.review.notices import add_notice
 from bot.review.queue import stamp_due
@@ -106,9 +105,11 @@ def draft_message(
         add_notice(
             session,
             "escalation",
-            f"{plan.name} needs a {plan.policy.required_role} now"
-            + (f" (ticket {ticket.number})" if ticket else ""),
             message,
+            type=plan.playbook.type,
+            section=plan.section.name,
+            role=str(plan.policy.required_role),
+            ticket=ticket.number if ticket else None,
         )
     drafts = _store(session, message, candidates, flags, first_rank)
     stamp_due(message, drafts, playbooks.brand.hours)  # the review queue is ordered by it
@@ -230,13 +231,13 @@ def _repeat_troll(session, message: Message, contact: Contact, policy: Policy) -
     if count < threshold:
         return []
     if count == threshold:
-        who = contact_name(contact)
         add_notice(
             session,
             "repeat_troll",
-            f"{who} on {contact.channel} has trolled {count} times in "
-            f"{policy.repeat_window_days or 30} days: consider muting",
             message,
+            channel=contact.channel,
+            count=count,
+            days=policy.repeat_window_days or 30,
         )
     return ["repeat_troll"]
 
@@ -287,7 +288,7 @@ def _hand_off(pipeline, session, message: Message, ctx: DraftContext, rank: int)
         )
         .values(status="superseded", reason="the customer asked for a person")
     )
-    add_notice(session, "handoff", "a customer asked for a person", message)
+    add_notice(session, "handoff", message)
     if not pipeline.acknowledge:
         return
     hours = playbooks.brand.hours

@@ -18,6 +18,7 @@ from sqlmodel import Session, select
 
 from bot.auth.roles import rank
 from bot.review.decisions import CRISIS_PRIORITY, OPEN, is_crisis, required_role
+from bot.review.notices import ShownNotice, shown
 from db.models import (
     Assignment,
     AuditLog,
@@ -360,16 +361,16 @@ def open_handoffs(session: Session) -> list[tuple[Handoff, Conversation, Message
     return list(rows)
 
 
-def recent_notices(session: Session, hours: int = 24, limit: int = 10) -> list[StaffNotice]:
+def recent_notices(session: Session, hours: int = 24, limit: int = 10) -> list[ShownNotice]:
+    """The last day's notices, newest first, in the reader's language."""
     since = utcnow() - timedelta(hours=hours)
-    return list(
-        session.exec(
-            select(StaffNotice)
-            .where(StaffNotice.created_at >= since)
-            .order_by(StaffNotice.id.desc())
-            .limit(limit)
-        ).all()
-    )
+    found = session.exec(
+        select(StaffNotice)
+        .where(StaffNotice.created_at >= since)
+        .order_by(StaffNotice.id.desc())
+        .limit(limit)
+    ).all()
+    return shown(session, list(found))
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from db.enums import ProposalStatus, TicketStatus, one_of
@@ -93,7 +93,9 @@ class StaffNotice(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     kind: str = Field(max_length=32)  # handoff | escalation | repeat_troll
-    text: str = Field(sa_type=Text)
+    text: str = Field(sa_type=Text)  # in English, as written (older notices have only this)
+    # the figures the text is written from in each reader's language (bot/review/notices.py)
+    params: dict | None = Field(default=None, sa_column=Column(JSON))
     message_id: int | None = Field(default=None, foreign_key="message.id")
     conversation_id: int | None = Field(default=None, foreign_key="conversation.id")
     created_at: datetime = _ts(index=True)

@@ -13,9 +13,11 @@ import pytest
 from sqlalchemy import update
 from sqlmodel import Session, select
 
+from bot.i18n import use_locale
 from bot.pipeline.ingest import store_events
 from bot.review import decisions as review
 from bot.review import proposals
+from bot.review.queue import recent_notices
 from bot.services import Services
 from bot.web.security import hash_password
 from db.engine import session_scope
@@ -123,7 +125,8 @@ def test_a_handoff_holds_everything_automatic_until_staff_release_it(make_servic
         assert session.exec(select(Handoff)).one().released_at is None
         assert session.exec(select(StaffNotice)).one().kind == "handoff"
     assert chat.pushed and chat.pushed[0].recipient == "team"
-    assert "asked for a person" in chat.pushed[0].text
+    assert "要求真人客服" in chat.pushed[0].text  # the brand's language: no user reads "team"
+    assert "台北時間（UTC+8）" in chat.pushed[0].text
     assert all(d.status == "pending" for d in drafts_of(services, first) if not d.auto)
 
     answerable = say(services, "question: 請問可以刷卡嗎？")  # the FAQ knows, auto_send is on...
@@ -378,7 +381,11 @@ def test_severe_complaints_and_crisis_messages_need_a_supervisor(services):
     draft = next(d for d in drafts_of(services, severe) if d.status == "pending")
     assert draft.required_role == "supervisor"
     with Session(services.engine) as session:
-        assert session.exec(select(StaffNotice).where(StaffNotice.kind == "escalation")).one()
+        notice = session.exec(select(StaffNotice).where(StaffNotice.kind == "escalation")).one()
+    assert "needs a supervisor now" in notice.text  # stored in English, shown in each language
+    with Session(services.engine) as session, use_locale("zh_Hant_TW"):
+        [shown] = [n for n in recent_notices(session) if n.kind == "escalation"]
+    assert "需要主管立即處理" in shown.text and shown.label == "需升級處理"
     with session_scope(services.engine) as session, pytest.raises(review.ReviewError) as refused:
         review.approve(session, draft.id, mei)
     assert refused.value.status == 403
