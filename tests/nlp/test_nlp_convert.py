@@ -155,9 +155,9 @@ def test_four_bit_embedding_rows_match_the_saved_model(encoder, model_dir):
 
 
 def test_batches_respect_item_and_token_limits():
-    from nlp.encoder import _batches
+    from nlp.encoding import batches
 
     lengths = [5, 5, 5, 5, 40, 40, 100]
-    chunks = list(_batches(list(range(7)), lengths, max_items=3, max_tokens=100))
+    chunks = list(batches(list(range(7)), lengths, max_items=3, max_tokens=100))
     assert [i for c in chunks for i in c] == list(range(7))
     assert all(len(c) <= 3 and len(c) * max(lengths[i] for i in c) <= 100 for c in chunks)
