@@ -305,6 +305,12 @@ def describe(error: TelegramError) -> str:
     return redact(f"Telegram: {error.message}")
 
 
+def describe_api_error(error: BaseException) -> str | None:
+    """`describe(error)` for a Bot API error, None for any other: callers outside handlers/
+    need not import the SDK to tell them apart."""
+    return describe(error) if isinstance(error, TelegramError) else None
+
+
 def retry_seconds(error: RetryAfter) -> float:
     value = error._retry_after  # a timedelta; the public property warns while it is an int
     return max(1.0, value.total_seconds() if isinstance(value, dt.timedelta) else float(value))

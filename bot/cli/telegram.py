@@ -61,14 +61,15 @@ def _services():
 
 
 def _run(coroutine) -> None:
-    from telegram.error import TelegramError
-
-    from handlers.telegram import describe
+    from handlers.telegram import describe_api_error
 
     try:
         asyncio.run(coroutine)
-    except TelegramError as error:
-        raise CommandError(describe(error)) from None
+    except Exception as error:
+        text = describe_api_error(error)
+        if text is None:
+            raise
+        raise CommandError(text) from None
 
 
 def cmd_set_webhook(args) -> int:
