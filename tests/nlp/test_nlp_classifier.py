@@ -237,10 +237,22 @@ def test_load_classifier_is_cached(classifier, model_dir):
     assert load_classifier(model_dir=str(model_dir)) is classifier
 
 
+HEAVY = ("torch", "transformers", "sentencepiece", "onnxruntime", "onnx")
+
+
 def test_heavy_modules_are_imported_lazily():
     code = (
         "import sys, nlp.classifier, nlp.encoder, nlp.cli, nlp.train, nlp.feedback\n"
-        "heavy = [m for m in ('torch', 'transformers', 'sentencepiece') if m in sys.modules]\n"
+        "import nlp.onnx_encoder, nlp.onnx_export, bot.cli\n"
+        "try:\n"
+        "    bot.cli.main(['--help'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "try:\n"
+        "    bot.cli.main(['classify', '--help'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        f"heavy = [m for m in {HEAVY!r} if m in sys.modules]\n"
         "assert not heavy, heavy\n"
     )
     proc = subprocess.run(
