@@ -1,7 +1,8 @@
 // Web chat: send with a client id (so a retried send is stored once), poll for replies.
 // A sent message shows at once, then "received" as soon as the server has stored it; every
 // message carries its time in the brand's time zone. Text is always inserted with
-// textContent, never as HTML.
+// textContent, never as HTML. A refusal is told in the visitor's words by its status (the
+// API's own error texts are for programs).
 (function () {
   "use strict";
   const chat = document.querySelector(".chat");
@@ -9,31 +10,15 @@
   const form = document.getElementById("send");
   const input = document.getElementById("text");
   const status = document.getElementById("status");
-  const zoneNote = document.getElementById("zone");
   const ZONE = (chat && chat.dataset.timezone) || "Asia/Taipei";
-  const TEXTS = {
-    zh: {
-      send: "送出", placeholder: "輸入訊息", sending: "傳送中…", received: "已收到",
-      failed: "沒有送出，請再試一次。", retrying: "連線中斷，重試中…",
-      zone: "時間為{zone}時間", zones: { "Asia/Taipei": "台北" },
-    },
-    en: {
-      send: "Send", placeholder: "Type a message", sending: "Sending…", received: "Received",
-      failed: "Could not send, please try again.", retrying: "Connection lost, retrying…",
-      zone: "Times in {zone} time", zones: { "Asia/Taipei": "Taipei" },
-    },
-  };
-  const LANG = /^en/i.test(document.documentElement.lang) ? "en" : "zh";
-  const T = TEXTS[LANG];
-  const clock = new Intl.DateTimeFormat(LANG === "en" ? "en-GB" : "zh-TW",
+  // The page's words come with the page, in the visitor's language (the server's catalogue).
+  const T = JSON.parse((chat && chat.dataset.texts) || "{}");
+  const LOCALE = document.documentElement.lang || "zh-Hant-TW";
+  const clock = new Intl.DateTimeFormat(LOCALE,
     { timeZone: ZONE, hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
-  const day = new Intl.DateTimeFormat(LANG === "en" ? "en-GB" : "zh-TW",
+  const day = new Intl.DateTimeFormat(LOCALE,
     { timeZone: ZONE, month: "numeric", day: "numeric" });
   let after = 0;
-
-  form.querySelector("button").textContent = T.send;
-  input.placeholder = T.placeholder;
-  zoneNote.textContent = T.zone.replace("{zone}", T.zones[ZONE] || ZONE.split("/").pop().replace(/_/g, " "));
 
   function when(iso) {
     // stored times are UTC; one without an offset is UTC too
@@ -93,6 +78,13 @@
     setTimeout(poll, 1500);
   }
 
+  function refusal(code) {
+    if (code === 401) return T.reload;
+    if (code === 429) return T.tooMany;
+    if (code === 413) return T.tooLong;
+    return T.failed;
+  }
+
   function clientId() {
     const bytes = new Uint8Array(16);
     crypto.getRandomValues(bytes);
@@ -118,8 +110,7 @@
           if (li.dataset.state !== "received") stamp(li, li.querySelector("time").dateTime, T.received);
           return;
         }
-        const data = await response.json().catch(() => ({}));
-        status.textContent = data.error || T.failed;
+        status.textContent = refusal(response.status);
         if (response.status < 500) { li.remove(); input.value = text; return; }
       } catch (e) { status.textContent = T.retrying; }
       await new Promise((r) => setTimeout(r, 1000 * (attempt + 1)));
