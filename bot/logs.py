@@ -1,7 +1,8 @@
-"""Logging: plain or JSON lines, a request id on every record, and redaction of secrets and
-personal data (phone numbers, e-mail addresses, Taiwan national ID numbers) from everything
-written, tracebacks included. The masking itself is handlers/redact.py, shared with the record
-factory and the adapters' error texts, so every path masks alike."""
+"""Log output: plain or JSON lines with a request id on every record, redacted as written.
+
+Secrets and personal data (phone numbers, e-mail addresses, Taiwan national ID numbers) are
+masked in everything written, tracebacks included. The masking itself is handlers/redact.py,
+shared with the record factory and the adapters' error texts, so every path masks alike."""
 
 from __future__ import annotations
 

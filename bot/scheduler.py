@@ -1,5 +1,6 @@
-"""Timed jobs for every replyline process: APScheduler jobs kept in replyline's own database,
-run by exactly one process (the leader) however many processes share that database.
+"""Timed jobs: APScheduler jobs kept in replyline's database, run by one leader process.
+
+However many processes share the database, exactly one (the leader) runs the jobs.
 
 Every process that starts a `Scheduler` can add, change and remove jobs; the table is shared.
 Only the leader runs them. On PostgreSQL the leader holds a session advisory lock on a

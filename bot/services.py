@@ -1,5 +1,7 @@
-"""Everything a running replyline needs, built once from settings and shared by the web app,
-the worker and the CLI."""
+"""Services: everything a running replyline needs, built once from settings.
+
+The web app, the worker and the CLI share one `Services` (engine, channels, pipeline, outbox,
+worker, scheduler)."""
 
 from __future__ import annotations
 

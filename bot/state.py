@@ -1,5 +1,6 @@
-"""State that every process caches and any process may change (the playbooks and FAQ after a
-reload in the console), kept in step through the database.
+"""Cached state any process may change (playbooks, FAQ), kept in step through the database.
+
+Every process caches it; a reload in the console changes it in one process.
 
 The change bumps a counter in `stateversion` in its own transaction (`bump`). Every process
 holds a `StateVersions`: it compares the counters with those it loaded (one small SELECT) at

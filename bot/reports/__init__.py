@@ -1,5 +1,7 @@
-"""Engagement and reach reports for any period: the numbers (JSON), charts, and
-recommendations derived from them, as one self-contained HTML page.
+"""Engagement and reach reports for any period: numbers, charts and recommendations.
+
+The numbers (JSON), charts, and recommendations derived from them, as one self-contained HTML
+page.
 
     report = build_report(engine, settings, Period.parse("2026-11-01", "2026-11-30", tz))
     write_report(report, Path("out"))  # out/report.html and out/report.json
