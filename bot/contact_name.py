@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from bot.i18n import N_
 from bot.i18n import gettext as _
@@ -42,9 +42,10 @@ def conversation_name(conversation: Conversation, contact: Contact | None) -> st
     return contact_name(contact)
 
 
-def contacts_by_id(session: Session, ids: Iterable[int | None]) -> dict[int, Contact]:
-    """The contacts of a page's messages in one query."""
+def contacts_by_id(session: Session, ids: Iterable[int | None]) -> dict[int | None, Contact]:
+    """The contacts of a page's messages in one query (looked up by a message's contact_id,
+    which may be None: no contact)."""
     wanted = {i for i in ids if i is not None}
     if not wanted:
         return {}
-    return {c.id: c for c in session.exec(select(Contact).where(Contact.id.in_(wanted)))}
+    return {c.id: c for c in session.exec(select(Contact).where(col(Contact.id).in_(wanted)))}

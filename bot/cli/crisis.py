@@ -66,15 +66,15 @@ def _summary(incident, messages: int | None = None) -> dict:
 
 
 def cmd_list(args) -> int:
-    from sqlmodel import Session, select
+    from sqlmodel import Session, col, select
 
     from bot.crisis.incidents import ACTIVE
     from db.models import Incident
 
     with Session(_engine()) as session:
-        query = select(Incident).order_by(Incident.id.desc()).limit(args.limit)
+        query = select(Incident).order_by(col(Incident.id).desc()).limit(args.limit)
         if args.status == "active":
-            query = query.where(Incident.status.in_(ACTIVE))
+            query = query.where(col(Incident.status).in_(ACTIVE))
         elif args.status:
             query = query.where(Incident.status == args.status)
         rows = session.exec(query).all()

@@ -63,7 +63,7 @@ def _engine():
 
 
 def cmd_list(args) -> int:
-    from sqlmodel import Session, select
+    from sqlmodel import Session, col, select
 
     from bot.contact_name import contact_name
     from db.models import Contact, Draft, Message
@@ -71,12 +71,12 @@ def cmd_list(args) -> int:
     with Session(_engine()) as session:
         query = (
             select(Draft, Message, Contact)
-            .join(Message, Message.id == Draft.message_id)
-            .outerjoin(Contact, Contact.id == Message.contact_id)
+            .join(Message, col(Message.id) == col(Draft.message_id))
+            .outerjoin(Contact, col(Contact.id) == col(Message.contact_id))
         )
         if args.status:
             query = query.where(Draft.status == args.status)
-        rows = session.exec(query.order_by(Draft.id).limit(args.limit)).all()
+        rows = session.exec(query.order_by(col(Draft.id)).limit(args.limit)).all()
     for draft, message, contact in rows:
         item = {
             "id": draft.id,

@@ -204,7 +204,7 @@ def cmd_cancel(args) -> int:
 
 
 def cmd_list(args) -> int:
-    from sqlmodel import Session, select
+    from sqlmodel import Session, col, select
 
     from bot.calendar.posts import OPEN, trigger_for, upcoming
     from bot.repeat import describe
@@ -214,7 +214,7 @@ def cmd_list(args) -> int:
 
     settings = get_settings()
     with Session(make_engine(settings.database.url)) as session:
-        query = select(Post).order_by(Post.scheduled_at, Post.id).limit(args.limit)
+        query = select(Post).order_by(col(Post.scheduled_at), col(Post.id)).limit(args.limit)
         if args.status:
             query = query.where(Post.status == args.status)
         posts = session.exec(query).all()

@@ -82,6 +82,7 @@ def _print_welcome(services, settings) -> None:
 
     from bot.web.security import hash_password
     from db.engine import session_scope
+    from db.enums import Role
     from db.models import User
 
     with Session(services.engine) as session:
@@ -98,7 +99,7 @@ def _print_welcome(services, settings) -> None:
                 admin = User(
                     username="admin",
                     password_hash=hash_password(password),
-                    role="admin",
+                    role=Role.ADMIN,
                     must_change_password=True,  # printed on a terminal: good for one login
                 )
                 session.add(admin)

@@ -56,7 +56,7 @@ def parse_line(number: int, line: str):
 
 
 def cmd_simulate(args) -> int:
-    from sqlmodel import Session, select
+    from sqlmodel import Session, col, select
 
     from bot.pipeline.ingest import store_events
     from bot.services import Services
@@ -87,8 +87,8 @@ def cmd_simulate(args) -> int:
         services.engine, [(r, s) for r, s in reviews if r and not s.duplicate]
     )
     with Session(services.engine) as session:
-        messages = session.exec(select(Message).where(Message.id.in_(ids))).all()
-        drafts = session.exec(select(Draft).where(Draft.message_id.in_(ids))).all()
+        messages = session.exec(select(Message).where(col(Message.id).in_(ids))).all()
+        drafts = session.exec(select(Draft).where(col(Draft.message_id).in_(ids))).all()
     summary = {
         "messages": len(events),
         "stored": sum(not s.duplicate for s in stored),
@@ -110,11 +110,12 @@ def _apply_reviews(engine, reviews) -> int:
     import secrets
     from datetime import timedelta
 
-    from sqlmodel import select
+    from sqlmodel import col, select
 
     from bot.review import decisions as decide
     from bot.web.security import hash_password
     from db.engine import session_scope
+    from db.enums import DraftStatus, Role
     from db.models import AuditLog, Draft, Message, User
 
     done = 0
@@ -127,14 +128,15 @@ def _apply_reviews(engine, reviews) -> int:
             if user is None:
                 # cannot log in: inactive, with the hash of a password nobody knows
                 secret = hash_password(secrets.token_urlsafe(24))
-                user = User(username=name, password_hash=secret, role="supervisor", active=False)
+                user = User(username=name, password_hash=secret, role=Role.SUPERVISOR, active=False)
                 session.add(user)
                 session.flush()
             message = session.get(Message, stored.message_id)
+            assert message is not None and message.id is not None  # stored above
             first = session.exec(
                 select(Draft)
-                .where(Draft.message_id == message.id, Draft.status == "pending")
-                .order_by(Draft.rank)
+                .where(Draft.message_id == message.id, Draft.status == DraftStatus.PENDING)
+                .order_by(col(Draft.rank))
             ).first()
             action = spec.get("action", "approve")
             try:
@@ -146,6 +148,7 @@ def _apply_reviews(engine, reviews) -> int:
                     draft = decide.reply(session, message.id, user, spec.get("text") or "",
                                          via="simulate")  # fmt: skip
                 else:
+                    assert first.id is not None  # read from the table
                     text = spec.get("text") or (first.text + (spec.get("append") or ""))
                     draft = decide.approve(session, first.id, user, text=text, via="simulate")
             except decide.ReviewError as error:
