@@ -1,5 +1,6 @@
-"""`replyline report --from DATE --to DATE --out DIR`: the engagement report as a
-self-contained report.html and the same numbers in report.json."""
+"""`replyline report --from DATE --to DATE --out DIR [--lang zh_Hant_TW|en]`: the engagement
+report as a self-contained report.html (in the chosen language, times in the brand's zone) and
+the same numbers in report.json."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from pathlib import Path
 
 from bot.cli import CommandError
 from bot.config import get_settings
+from bot.i18n import LOCALES, supported, use_locale
+from bot.i18n import gettext as _
 
 
 def register(subparsers) -> None:
@@ -17,17 +20,39 @@ def register(subparsers) -> None:
     report.add_argument("--from", dest="first", required=True, help="first day, e.g. 2026-11-01")
     report.add_argument("--to", dest="last", required=True, help="last day (inclusive)")
     report.add_argument("--out", type=Path, required=True, help="directory to write into")
+    report.add_argument(
+        "--lang",
+        type=_language,
+        default=None,
+        help=f"the report's language: {' or '.join(LOCALES)} (default: REPLYLINE_LANGUAGE)",
+    )
     report.set_defaults(func=cmd_report)
 
 
+def _language(tag: str) -> str:
+    found = supported(tag)
+    if found is None:
+        raise ValueError(tag)  # argparse: "invalid _language value"
+    return found
+
+
+_language.__name__ = "language"  # what argparse calls the value it refuses
+
+
 def cmd_report(args) -> int:
+    settings = get_settings()
+    with use_locale(args.lang or settings.language, settings.timezone):
+        return _write(args, settings)
+
+
+def _write(args, settings) -> int:
     from bot.calendar.posts import zone
     from bot.reports import Period, PeriodError, build_report
     from bot.reports.render import write_report
+    from bot.reports.wording import recommendation
     from db.engine import make_engine
     from db.migrate import upgrade
 
-    settings = get_settings()
     if settings.database.is_sqlite:
         upgrade(settings.database.url)
     try:
@@ -38,7 +63,11 @@ def cmd_report(args) -> int:
     report = build_report(make_engine(settings.database.url), settings, period)
     html, data = write_report(report, args.out)
     took = time.perf_counter() - started
-    print(f"wrote {html} and {data} in {took:.1f}s")
+    print(
+        _("wrote %(html)s and %(data)s in %(seconds).1fs")
+        % {"html": html, "data": data, "seconds": took}
+    )
     for rec in report.data["recommendations"]:
-        print(f"- {rec['title']}: {rec['evidence']}")
+        words = recommendation(rec)
+        print(f"- {words['title']}: {words['evidence']}")
     return 0

@@ -1,7 +1,12 @@
 """Improvement recommendations derived from a report's numbers, each with the numbers behind
-it, most pressing first. There is always at least one."""
+it, most pressing first. There is always at least one. Their sentences are written from the
+recommendation's kind and words (bot.reports.wording), so each reader gets them in their own
+language; report.json carries them in English."""
 
 from __future__ import annotations
+
+from bot.i18n import use_locale
+from bot.reports import wording
 
 MIN_TURNS_PER_HOUR = 3  # an hour needs this many answered turns before we judge it
 MIN_EDITS = 2
@@ -10,17 +15,14 @@ COMPLAINT_SHARE = 0.15
 MIN_IDENTIFICATION = 10
 
 
-def _pct(value: float | None) -> str:
-    return "n/a" if value is None else f"{value * 100:.0f}%"
-
-
-def _rec(priority: int, area: str, title: str, evidence: str, action: str, **numbers) -> dict:
+def _rec(priority: int, area: str, kind: str, words: dict, **numbers) -> dict:
+    """A recommendation: `kind` and `words` are what its sentences are written from (in the
+    reader's language, bot.reports.wording); `numbers` are the figures behind it."""
     return {
         "priority": priority,
         "area": area,
-        "title": title,
-        "evidence": evidence,
-        "action": action,
+        "kind": kind,
+        "words": words,
         "numbers": numbers,
     }
 
@@ -38,12 +40,14 @@ def _slowest_hour(r: dict) -> dict | None:
     return _rec(
         1 if over_target else 3,
         "responses",
-        f"Answer faster between {hour:02d}:00 and {hour + 1:02d}:00",
-        f"Customers who wrote between {hour:02d}:00 and {hour + 1:02d}:00 waited a median "
-        f"{slow['median_minutes']:g} min for a first reply ({slow['turns']} conversations), "
-        f"against {r['median_minutes']:g} min overall and a target of {r['target_minutes']} min.",
-        "Put someone on the review queue at that hour, or let a supervisor approve drafts "
-        "from Telegram then.",
+        "slow_hour",
+        {
+            "hour": hour,
+            "median": slow["median_minutes"],
+            "turns": slow["turns"],
+            "overall": r["median_minutes"],
+            "target": r["target_minutes"],
+        },
         hour=hour,
         median_minutes=slow["median_minutes"],
         turns=slow["turns"],
@@ -58,10 +62,8 @@ def _unanswered(r: dict) -> dict | None:
     return _rec(
         1,
         "responses",
-        "Answer the conversations left without a reply",
-        f"{r['unanswered']} of {r['turns']} customer conversations opened in the period got no "
-        "reply at all.",
-        "Work through the pending drafts oldest first; reject with a reason what needs none.",
+        "unanswered",
+        {"unanswered": r["unanswered"], "turns": r["turns"]},
         unanswered=r["unanswered"],
         turns=r["turns"],
     )
@@ -71,14 +73,16 @@ def _faq_gap(d: dict) -> dict | None:
     if not d["faq_gaps"]:
         return None
     top = d["faq_gaps"][0]
-    topics = ", ".join(f"“{g['topic']}” ({g['questions']})" for g in d["faq_gaps"][:3])
     return _rec(
         2,
         "drafts",
-        f"Add an FAQ answer about “{top['topic']}”",
-        f"{d['holding_replies']} of {d['sent_replies']} sent replies only promised an answer "
-        f"later; the questions behind them cluster on {topics}.",
-        "Write the answer once in the playbooks so the next question gets it straight away.",
+        "faq_gap",
+        {
+            "topic": top["topic"],
+            "holding": d["holding_replies"],
+            "sent": d["sent_replies"],
+            "topics": [[g["topic"], g["questions"]] for g in d["faq_gaps"][:3]],
+        },
         holding_replies=d["holding_replies"],
         sent_replies=d["sent_replies"],
         topic=top["topic"],
@@ -99,10 +103,8 @@ def _edited_playbook(d: dict) -> dict | None:
     return _rec(
         2,
         "drafts",
-        f"Rewrite the templates of playbook {name}",
-        f"Reviewers edited {p['edited']} of {used} approved drafts from {name} "
-        f"({_pct(p['edit_rate'])}) before sending.",
-        "Compare the edits in the audit log with the templates and fold the common changes in.",
+        "edited_playbook",
+        {"playbook": name, "edited": p["edited"], "approved": used, "rate": p["edit_rate"]},
         playbook=name,
         edited=p["edited"],
         approved=used,
@@ -116,14 +118,17 @@ def _complaints(c: dict) -> dict | None:
     if c["total"] < 3 or not (share >= COMPLAINT_SHARE or rising):
         return None
     subtype, count = next(iter(c["by_subtype"].items()))
-    trend = f", up from {_pct(before)} the period before" if rising else ""
     return _rec(
         1 if rising else 2,
         "complaints",
-        f"Look into the {subtype} complaints",
-        f"{c['total']} messages were complaints ({_pct(share)} of all{trend}); {count} of them "
-        f"were {subtype}.",
-        "Read them together, fix the common cause, and brief the team on the complaint policy.",
+        "complaints",
+        {
+            "total": c["total"],
+            "share": share,
+            "before": before if rising else None,
+            "subtype": subtype,
+            "count": count,
+        },
         complaints=c["total"],
         share=share,
         previous_share=before,
@@ -139,11 +144,8 @@ def _conversion(s: dict) -> dict | None:
     return _rec(
         3,
         "stages",
-        "Give first-time contacts a reason to come back",
-        f"Only {first['moved_up']} of {first['contacts']} contacts at the identification stage "
-        f"moved on ({_pct(first['rate'])}).",
-        "Schedule posts with the relationship goal (stories, member benefits) and answer "
-        "first questions warmly with an invitation to follow.",
+        "conversion",
+        {"moved_up": first["moved_up"], "contacts": first["contacts"], "rate": first["rate"]},
         contacts=first["contacts"],
         moved_up=first["moved_up"],
         rate=first["rate"],
@@ -158,9 +160,8 @@ def _post_problems(p: dict) -> dict | None:
     return _rec(
         1,
         "posts",
-        "Fix the posts that did not go out",
-        f"{failed} scheduled post(s) failed and {missed} were missed.",
-        "Check the channel credentials and that a replyline process was running at post time.",
+        "post_problems",
+        {"failed": failed, "missed": missed},
         failed=failed,
         missed=missed,
     )
@@ -177,11 +178,15 @@ def _best_goal(p: dict) -> dict | None:
     return _rec(
         3,
         "posts",
-        f"Learn from the {best} posts",
-        f"Posts for the {best} stage drew {goals[best]['engagement_per_post']:g} reactions and "
-        f"replies beyond the usual each ({goals[best]['posts']} posts); {worst} posts drew "
-        f"{goals[worst]['engagement_per_post']:g} ({goals[worst]['posts']} posts).",
-        f"Reuse what worked in the {best} posts for the {worst} goal.",
+        "best_goal",
+        {
+            "best": best,
+            "best_per_post": goals[best]["engagement_per_post"],
+            "best_posts": goals[best]["posts"],
+            "worst": worst,
+            "worst_per_post": goals[worst]["engagement_per_post"],
+            "worst_posts": goals[worst]["posts"],
+        },
         best_goal=best,
         best_per_post=goals[best]["engagement_per_post"],
         worst_goal=worst,
@@ -193,24 +198,19 @@ def _fallback(report: dict) -> dict:
     """Something useful from the numbers even in a quiet or healthy period."""
     volume, r = report["messages"], report["responses"]
     if not volume["total"]:
-        return _rec(
-            3,
-            "messages",
-            "Check the channels are connected",
-            "No customer messages arrived in this period.",
-            "Confirm the Telegram and LINE webhooks reach replyline, and plan posts that invite "
-            "questions.",
-            messages=0,
-        )
+        return _rec(3, "messages", "no_messages", {}, messages=0)
     if r["median_minutes"] is not None and r["median_minutes"] <= r["target_minutes"]:
         return _rec(
             4,
             "responses",
-            "Keep the reply pace and raise the bar",
-            f"The median first reply took {r['median_minutes']:g} min (p90 {r['p90_minutes']:g} "
-            f"min) against a target of {r['target_minutes']} min; "
-            f"{_pct(r['within_target_share'])} of {r['answered']} conversations met it.",
-            "Hold the pace and consider a tighter target for the slowest tenth.",
+            "good_pace",
+            {
+                "median": r["median_minutes"],
+                "p90": r["p90_minutes"],
+                "target": r["target_minutes"],
+                "share": r["within_target_share"],
+                "answered": r["answered"],
+            },
             median_minutes=r["median_minutes"],
             p90_minutes=r["p90_minutes"],
             target_minutes=r["target_minutes"],
@@ -220,9 +220,8 @@ def _fallback(report: dict) -> dict:
     return _rec(
         4,
         "messages",
-        f"Prepare content for the {kind} messages",
-        f"{count} of {volume['total']} messages ({_pct(count / volume['total'])}) were {kind}.",
-        f"Plan posts and playbook answers that meet the {kind} messages before they arrive.",
+        "prepare_content",
+        {"type": kind, "count": count, "total": volume["total"]},
         type=kind,
         count=count,
         messages=volume["total"],
@@ -241,4 +240,7 @@ def recommend(report: dict) -> list[dict]:
         _best_goal(report["posts"]),
     ]
     recs = [r for r in found if r] or [_fallback(report)]
+    with use_locale("en"):  # report.json keeps the sentences in English; pages say them anew
+        for rec in recs:
+            rec.update(wording.recommendation(rec))
     return sorted(recs, key=lambda r: r["priority"])

@@ -1,4 +1,5 @@
-"""A report as a self-contained HTML page (styles inline, charts as data URIs) and as JSON."""
+"""A report as a self-contained HTML page (styles inline, charts as data URIs) and as JSON.
+The page is in the language and time zone of the moment (`bot.i18n.use_locale`)."""
 
 from __future__ import annotations
 
@@ -9,15 +10,35 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from bot.i18n.jinja import install as install_i18n
-from bot.reports import Report
+from bot.reports import Report, charts, wording
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
+
+
+def install(env: Environment) -> Environment:
+    """What the report's templates use besides the i18n helpers (the console's environment
+    renders the same report body)."""
+    env.globals.update(
+        swatch=charts.swatch,
+        chart_series=charts.series,
+        chart_moods=charts.MOODS,
+        chart_decisions=charts.DECISIONS,
+        pct=wording.pct,
+        number=wording.number,
+        kind_label=wording.kind_label,
+        mood_label=wording.mood_label,
+        decision_label=wording.decision_label,
+        status_label=wording.status_label,
+        timeline_step=wording.timeline_step,
+        recommendation_text=wording.recommendation,
+    )
+    return env
 
 
 @cache
 def _environment() -> Environment:
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape())
-    return install_i18n(env)
+    return install(install_i18n(env))
 
 
 def to_json(report: Report) -> str:

@@ -24,42 +24,54 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def _note_line(note: IncidentNote) -> str:
+def _note_step(note: IncidentNote) -> dict:
     line = f"{note.action} by {note.username}"
-    return (f"{line}: {note.text}" if note.text else line)[:TEXT_LIMIT]
+    text = note.text[:TEXT_LIMIT] if note.text else ""
+    what = (f"{line}: {note.text}" if note.text else line)[:TEXT_LIMIT]
+    return {"what": what, "event": "note", "action": note.action, "by": note.username, "text": text}
 
 
-def _alert_line(alert: IncidentAlert) -> str:
+def _alert_step(alert: IncidentAlert) -> dict:
     line = f"alert round {alert.round} to {alert.recipient}"
-    return line if alert.ok else f"{line} (not delivered)"
+    what = line if alert.ok else f"{line} (not delivered)"
+    return {
+        "what": what,
+        "event": "alert",
+        "round": alert.round,
+        "recipient": alert.recipient,
+        "delivered": alert.ok,
+    }
 
 
-def _events(
-    session: Session, incidents: Sequence[Incident]
-) -> dict[int, list[tuple[datetime, str]]]:
-    """Each incident's alerts and notes as (when, what)."""
-    events: dict[int, list[tuple[datetime, str]]] = {}
+Step = tuple[datetime, dict]  # when, and what happened: "what" in English, the rest as data
+
+
+def _events(session: Session, incidents: Sequence[Incident]) -> dict[int, list[Step]]:
+    """Each incident's alerts and notes, as (when, step)."""
+    events: dict[int, list[Step]] = {}
     ids = [i.id for i in incidents]
     if not ids:
         return events
     for alert in session.exec(select(IncidentAlert).where(col(IncidentAlert.incident_id).in_(ids))):
-        events.setdefault(alert.incident_id, []).append((alert.at, _alert_line(alert)))
+        events.setdefault(alert.incident_id, []).append((alert.at, _alert_step(alert)))
     for note in session.exec(select(IncidentNote).where(col(IncidentNote.incident_id).in_(ids))):
-        events.setdefault(note.incident_id, []).append((note.at, _note_line(note)))
+        events.setdefault(note.incident_id, []).append((note.at, _note_step(note)))
     return events
 
 
-def _timeline(incident: Incident, events: list[tuple[datetime, str]]) -> list[dict]:
-    own = [(incident.opened_at, "opened")]
+def _timeline(incident: Incident, events: list[Step]) -> list[dict]:
+    """The steps in time order; "what" says each in English, "event" and its fields let a
+    report say it in its reader's language."""
+    own = [(incident.opened_at, {"what": "opened", "event": "opened"})]
     if incident.acknowledged_at:
-        own.append((incident.acknowledged_at, "acknowledged"))
+        own.append((incident.acknowledged_at, {"what": "acknowledged", "event": "acknowledged"}))
     if incident.resolved_at:
-        own.append((incident.resolved_at, "resolved"))
+        own.append((incident.resolved_at, {"what": "resolved", "event": "resolved"}))
     ordered = sorted(own + events, key=lambda e: e[0])  # stable: own steps first on a tie
-    return [{"at": at.isoformat(), "what": what} for at, what in ordered]
+    return [{"at": at.isoformat(), **step} for at, step in ordered]
 
 
-def _incident(incident: Incident, events: dict[int, list[tuple[datetime, str]]]) -> dict:
+def _incident(incident: Incident, events: dict[int, list[Step]]) -> dict:
     assert incident.id is not None  # read from the table
     return {
         "id": incident.id,

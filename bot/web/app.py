@@ -23,6 +23,7 @@ from bot.i18n.web import LocaleMiddleware
 from bot.jobs import start_scheduler, stop_scheduler
 from bot.logs import register_settings_secrets
 from bot.pipeline.worker_process import WorkerProcess
+from bot.reports.render import install as install_report_helpers
 from bot.services import Services
 from bot.web.bounds import integers_in_range
 from bot.web.deps import LoginRequired, PasswordChangeRequired, require_role
@@ -99,7 +100,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.state.chat_per_address = RateLimit(settings.chat.max_posts_per_address, window)
     configure_i18n(settings.language, settings.timezone)
     app.state.templates = Jinja2Templates(directory=[HERE / "templates", REPORT_TEMPLATES])
-    install_i18n(app.state.templates.env)
+    install_report_helpers(install_i18n(app.state.templates.env))
     app.state.templates.env.globals["active_incidents"] = partial(
         crisis_routes.banner_incidents, services.engine
     )

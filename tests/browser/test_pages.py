@@ -44,8 +44,8 @@ TRANSLATED: set[str] = {
     "queue", "incidents", "incident", "tickets", "audit", "proposals", "users", "playbooks",
     "settings", "chat",
 }  # fmt: skip
-TRANSLATED |= {"calendar-week", "calendar-month"}
-LOCAL_TIMES: set[str] = set(PAGES) - {"report"}  # it still shows UTC
+TRANSLATED |= {"calendar-week", "calendar-month", "report"}
+LOCAL_TIMES: set[str] = set(PAGES)
 NARROW = 44  # px: a table cell narrower than this breaks its words letter by letter
 
 OVERFLOW = """(() => {

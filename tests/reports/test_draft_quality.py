@@ -54,4 +54,4 @@ def test_the_report_from_examples_shows_draft_quality_per_playbook_and_type(tmp_
         if g["unedited"] == g["answered"]:
             assert g["median_edit_chars"] == 0
     html = (out / "report.html").read_text()
-    assert "Draft quality" in html and groups[0]["playbook"] in html
+    assert "草稿品質" in html and groups[0]["playbook"] in html  # the brand's language

@@ -15,6 +15,7 @@ from markupsafe import escape
 
 from bot.cli import main as replyline
 from bot.config import get_settings
+from bot.i18n import use_locale
 from bot.jobs import start_scheduler, stop_scheduler
 from bot.reports import Period, build_report
 from bot.reports.monthly import send_report
@@ -65,7 +66,8 @@ def test_the_shell_writes_a_self_contained_html_report_and_the_same_numbers_as_j
     monkeypatch.setenv("REPLYLINE_DATABASE_URL", database_url)
     get_settings.cache_clear()
     try:
-        code = replyline(["report", "--from", FIRST, "--to", LAST, "--out", str(tmp_path / "r")])
+        out = str(tmp_path / "r")
+        code = replyline(["report", "--from", FIRST, "--to", LAST, "--out", out, "--lang", "en"])
         assert code == 0
         assert replyline(["report", "--from", LAST, "--to", FIRST, "--out", str(tmp_path)]) == 2
         assert "ends before it starts" in capsys.readouterr().err
@@ -84,8 +86,115 @@ def test_the_shell_writes_a_self_contained_html_report_and_the_same_numbers_as_j
     assert all(base64.b64decode(c).startswith(b"\x89PNG") for c in charts)
     # customer text is shown escaped
     assert "&lt;script&gt;alert(&#34;退貨&#34;)&lt;/script&gt;退貨流程" in html
-    for rec in data["recommendations"]:
+    for rec in data["recommendations"]:  # report.json keeps the sentences in English
         assert str(escape(rec["title"])) in html and str(escape(rec["evidence"])) in html
+
+
+def add_incident(engine) -> None:
+    """An incident with alerts and a note, for the times a report lists."""
+    with session_scope(engine) as s:
+        spike = Incident(status="resolved", severity=7, title="退貨抱怨暴增",
+                         opened_at=at("11-02 10:00"), acknowledged_at=at("11-02 10:20"),
+                         acknowledged_by="boss", resolved_at=at("11-02 11:30"),
+                         resolved_by="boss")  # fmt: skip
+        s.add(spike)
+        s.flush()
+        s.add(IncidentNote(incident_id=spike.id, at=at("11-02 11:00"), username="boss",
+                           action="note", text="已發聲明"))  # fmt: skip
+
+
+UTC_STAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d|\+00:00|\bUTC\b(?![+-]\d)")
+LANGUAGES = {
+    "zh_Hant_TW": (
+        [
+            "互動報表",
+            "改善建議",
+            "第一次回覆",
+            "關係階段",
+            "危機事件",
+            "排程貼文與互動",
+            "觸及",
+            "2026年11月2日 10:00",
+            "時間均為台北時間（UTC+8）。",
+            '<html lang="zh-Hant-TW">',
+            "回覆還沒有人回應的對話",
+            "「營業時間」",
+            "每日訊息數（依類型）",
+            "提問",
+            "熟客",
+        ],
+        ["Engagement report", "Recommendations", "customer messages", "generated", "opened"],
+    ),
+    "en": (
+        [
+            "Engagement report",
+            "Recommendations",
+            "First response",
+            "Relationship stages",
+            "Incidents",
+            "Scheduled posts and engagement",
+            "Reach",
+            "Nov 2, 2026 10:00",
+            "Times are Taiwan Time (UTC+8).",
+            '<html lang="en">',
+            "Answer the conversations left without a reply",
+            "“營業時間”",
+            "Messages per day, by type",
+            "Question",
+            "Regular",
+        ],
+        ["互動報表", "改善建議", "第一次回覆", "台北時間"],
+    ),
+}
+
+
+@pytest.mark.parametrize("language", list(LANGUAGES))
+def test_the_shell_report_speaks_the_chosen_language_with_brand_zone_times(
+    engine, database_url, monkeypatch, tmp_path, language
+):
+    ids = build(engine)
+    add_hostile_questions(engine, ids)
+    add_incident(engine)
+    monkeypatch.setenv("REPLYLINE_DATABASE_URL", database_url)
+    get_settings.cache_clear()
+    try:
+        args = ["report", "--from", FIRST, "--to", LAST, "--out", str(tmp_path), "--lang", language]
+        assert replyline(args) == 0
+    finally:
+        get_settings.cache_clear()
+    html = (tmp_path / "report.html").read_text(encoding="utf-8")
+    present, absent = LANGUAGES[language]
+    for words in present:
+        assert words in html, words
+    for words in absent:
+        assert words not in html, words
+    # the incident opened 10:00 Taipei time (02:00 UTC): read as 10:00, never as a stamp
+    # (<time datetime="..."> keeps the exact moment for machines)
+    text = re.sub(r"<[^>]+>", " ", html.split("</style>")[1])
+    assert not UTC_STAMP.findall(text)
+    assert "02:00" not in text
+
+
+def test_the_shell_report_is_in_the_brands_language_unless_told(
+    engine, database_url, monkeypatch, tmp_path, capsys
+):
+    build(engine)
+    monkeypatch.setenv("REPLYLINE_DATABASE_URL", database_url)
+    monkeypatch.setenv("REPLYLINE_LANGUAGE", "en")
+    get_settings.cache_clear()
+    try:
+        assert replyline(["report", "--from", FIRST, "--to", LAST, "--out", str(tmp_path)]) == 0
+        assert '<html lang="en">' in (tmp_path / "report.html").read_text(encoding="utf-8")
+        assert "wrote " in capsys.readouterr().out
+        monkeypatch.delenv("REPLYLINE_LANGUAGE")
+        get_settings.cache_clear()
+        assert replyline(["report", "--from", FIRST, "--to", LAST, "--out", str(tmp_path)]) == 0
+        assert "互動報表" in (tmp_path / "report.html").read_text(encoding="utf-8")
+        assert "已寫入 " in capsys.readouterr().out
+        with pytest.raises(SystemExit):
+            replyline(["report", "--from", FIRST, "--to", LAST, "--out", ".", "--lang", "fr"])
+    finally:
+        get_settings.cache_clear()
 
 
 def test_incidents_and_proposals_of_the_period_are_listed_with_their_timelines(engine, settings):
@@ -147,10 +256,14 @@ def test_incidents_and_proposals_of_the_period_are_listed_with_their_timelines(e
         ("P-2", "會員共創"),
         ("P-1", "舉辦二手市集"),
     ]
-    html = to_html(report)
+    with use_locale("en"):
+        html = to_html(report)
     assert "&lt;b&gt;退貨&lt;/b&gt;抱怨暴增" in html and "note by boss: 已發聲明" in html
     assert "P-1" in html and "舉辦二手市集" in html and "next period" not in html
     assert "alert round 2 to line:Uabc (not delivered)" in html
+    with use_locale("zh_Hant_TW"):
+        html = to_html(report)
+    assert "boss 的備註：已發聲明" in html and "第 2 輪警報發給 line:Uabc（未送達）" in html
 
 
 def test_supervisors_get_the_monthly_report_as_a_summary_with_a_link(services, settings):
@@ -210,6 +323,10 @@ def test_the_console_shows_the_report_for_any_period(console):
     assert page.status_code == 200
     assert "Recommendations" in page.text and "data:image/png;base64," in page.text
     assert "37.5 min" in page.text and "營業時間" in page.text
+    chinese = console.get(
+        f"/console/reports?from={FIRST}&to={LAST}", headers={"Accept-Language": "zh-TW"}
+    ).text
+    assert "改善建議" in chinese and "37.5 分鐘" in chinese and "Recommendations" not in chinese
     numbers = console.get(f"/console/reports.json?from={FIRST}&to={LAST}").json()
     assert numbers["messages"]["total"] == 9
     download = console.get(f"/console/reports/download?from={FIRST}&to={LAST}")
