@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -393,7 +394,7 @@ class ReportsSettings(Group):
     )
 
 
-GROUPS: dict[str, type[BaseModel]] = {
+GROUPS: dict[str, type[Group] | type[NlpSettings]] = {
     "database": DatabaseSettings,
     "web": WebSettings,
     "chat": ChatSettings,
@@ -518,7 +519,9 @@ class Settings(BaseSettings):
         except ValidationError as error:
             raise SettingsError(describe(error)) from None
 
-    def model_copy(self, *, update: dict[str, Any] | None = None, deep: bool = False) -> Settings:
+    def model_copy(
+        self, *, update: Mapping[str, Any] | None = None, deep: bool = False
+    ) -> Settings:
         """Copies with changes go through `updated` (validated, old flat names refused)."""
         if update:
             return self.updated(**update)
@@ -585,8 +588,9 @@ class Shown:
 def overview(settings: Settings) -> list[tuple[str, str, list[Shown]]]:
     """Each group's title, what it is for and its settings: secrets only say whether they are
     set (by type, so numbers are never hidden), a database password is masked."""
-    sections = [(Settings, settings)] + [
-        (group, getattr(settings, name)) for name, group in GROUPS.items()
+    sections: list[tuple[type[Settings] | type[Group] | type[NlpSettings], BaseModel]] = [
+        (Settings, settings),
+        *((group, getattr(settings, name)) for name, group in GROUPS.items()),
     ]
     result = []
     for model, values in sections:

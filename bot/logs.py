@@ -61,8 +61,10 @@ class JsonFormatter(RedactingFormatter):
             "request_id": getattr(record, "request_id", "-"),
             "message": redact(record.getMessage()),
         }
-        if record.exc_text or record.exc_info:
-            item["exception"] = redact(record.exc_text or self.formatException(record.exc_info))
+        if record.exc_text:
+            item["exception"] = redact(record.exc_text)
+        elif record.exc_info:
+            item["exception"] = redact(self.formatException(record.exc_info))
         return json.dumps(item, ensure_ascii=False)
 
 

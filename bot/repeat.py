@@ -48,6 +48,7 @@ class Repeat:
         if self.every == "weekday":
             return f"{clock} * * mon-fri"
         if self.every == "week":
+            assert self.weekday is not None  # checked in __post_init__
             return f"{clock} * * {_DAY_NAMES[(self.weekday + 1) % 7]}"
         return f"{clock} {self.day} * *"
 
@@ -117,9 +118,9 @@ def _weekdays(field: str) -> frozenset[int] | None:
         if len(ends) > 2 or not all(re.fullmatch(r"[0-7]|[a-z]{3}", end) for end in ends):
             return None
         numbers = [int(e) % 7 if e.isdigit() else _name(e) for e in ends]
-        if None in numbers:
+        low, high = numbers[0], numbers[-1]  # one or two ends
+        if low is None or high is None:
             return None
-        low, high = numbers[0], numbers[-1]
         if len(ends) == 2 and ends[1] in ("7", "sun"):
             high = 7
         if low > high:
@@ -151,7 +152,9 @@ def words(repeat: Repeat) -> str:
     if repeat.every == "weekday":
         return _("every weekday (Monday to Friday) at {time}").format(time=clock)
     if repeat.every == "week":
+        assert repeat.weekday is not None  # checked in Repeat.__post_init__
         return _(_EVERY_WEEKDAY[repeat.weekday]).format(time=clock)
+    assert repeat.day is not None  # monthly: checked in Repeat.__post_init__
     return _("monthly on the {nth} at {time}").format(
         nth=_ordinal(repeat.day), day=repeat.day, time=clock
     )

@@ -35,6 +35,7 @@ import logging
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
+from io import BufferedRandom
 from pathlib import Path
 from typing import Any
 
@@ -162,9 +163,10 @@ class PostgresLeadership(Leadership):
         self._drop()
 
     def _drop(self) -> None:
-        with contextlib.suppress(Exception):
-            self.connection.close()
-        self.connection = None
+        connection, self.connection = self.connection, None
+        if connection is not None:
+            with contextlib.suppress(Exception):
+                connection.close()
 
 
 class FileLeadership(Leadership):
@@ -173,7 +175,7 @@ class FileLeadership(Leadership):
 
     def __init__(self, path: Path):
         self.path = path
-        self.handle = None
+        self.handle: BufferedRandom | None = None
 
     def try_acquire(self) -> bool:
         handle = open(self.path, "a+b")  # noqa: SIM115 (held open while leading)
@@ -388,6 +390,7 @@ class Scheduler:
     def _on_missed(self, event: JobExecutionEvent) -> None:
         for prefix, handler in _missed_handlers.items():
             if event.job_id.startswith(prefix):
+                assert self._loop is not None  # jobs are missed only once started
                 future = self._loop.run_in_executor(
                     None, handler, event.job_id, event.scheduled_run_time
                 )

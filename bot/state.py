@@ -19,7 +19,7 @@ from collections.abc import Callable
 from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from db.models import StateVersion
 from db.types import utcnow
@@ -34,8 +34,8 @@ def bump(session: Session, name: str) -> None:
     now = utcnow()
     done = session.exec(
         update(StateVersion)
-        .where(StateVersion.name == name)
-        .values(version=StateVersion.version + 1, updated_at=now)
+        .where(col(StateVersion.name) == name)
+        .values(version=col(StateVersion.version) + 1, updated_at=now)
     )
     if done.rowcount:
         return
@@ -45,8 +45,8 @@ def bump(session: Session, name: str) -> None:
     except IntegrityError:  # another process added it a moment ago
         session.exec(
             update(StateVersion)
-            .where(StateVersion.name == name)
-            .values(version=StateVersion.version + 1, updated_at=now)
+            .where(col(StateVersion.name) == name)
+            .values(version=col(StateVersion.version) + 1, updated_at=now)
         )
 
 
@@ -56,7 +56,7 @@ class StateVersions:
     def __init__(self, engine: Engine):
         self.engine = engine
         self.loaded: dict[str, int] = {}
-        self._reloaders: dict[str, Callable[[], None]] = {}
+        self._reloaders: dict[str, Callable[[], object]] = {}
         self._lock = threading.Lock()
 
     def current(self) -> dict[str, int]:
@@ -67,7 +67,7 @@ class StateVersions:
             log.warning("state versions unavailable: %s", type(error).__name__)
             return {}
 
-    def watch(self, name: str, reload: Callable[[], None]) -> None:
+    def watch(self, name: str, reload: Callable[[], object]) -> None:
         """Call `reload()` whenever another process bumps `name`. Taking the version now,
         before the caller loads the state, means a change made meanwhile is not missed."""
         self._reloaders[name] = reload

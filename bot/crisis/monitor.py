@@ -37,6 +37,7 @@ from bot.scheduler import Leadership, PostgresLeadership
 from db.engine import session_scope
 from db.models import Contact, Conversation, CrisisFeed, Draft, Incident, Message
 from db.types import utcnow
+from handlers.base import Channel
 from nlp.types import Classification
 from playbooks.engine import DraftCandidate
 
@@ -147,7 +148,7 @@ class CrisisMonitor:
         self.embedder = embedder
         self.brand = brand
         self.pipeline = None  # set by Services: re-drafts messages that join an incident
-        self.channels = None  # set by Services: this process alerts what it opens at once
+        self.channels: dict[str, Channel] | None = None  # set by Services: alerts what it opens
         self.scheduler = None  # the shared job table, once this process opened it (install)
         self._to_alert: list[int] = []  # incidents opened here whose first round is owed
         # With a leadership (PostgreSQL) processes share the work: see bot/crisis/shared.py.
