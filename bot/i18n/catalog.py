@@ -23,7 +23,7 @@ def catalogue_files(locale: str) -> list[Path]:
 @cache
 def translations(locale: str) -> NullTranslations:
     """One locale's translations from its .po files (compiled in memory; fuzzy ones left out)."""
-    merged: NullTranslations | None = None
+    merged: Translations | None = None
     for path in catalogue_files(locale) if locale in LOCALES else []:
         with path.open("rb") as source:
             catalog = read_po(source, locale=locale, domain=path.stem)
@@ -47,7 +47,8 @@ def ngettext(singular: str, plural: str, n: int) -> str:
 
 
 def pgettext(context: str, message: str) -> str:
-    return translations(current_locale()).pgettext(context, message)
+    # babel annotates pgettext `str | object`; it returns the catalogue's string or `message`
+    return translations(current_locale()).pgettext(context, message)  # type: ignore[return-value]
 
 
 def npgettext(context: str, singular: str, plural: str, n: int) -> str:

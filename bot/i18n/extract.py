@@ -43,7 +43,8 @@ def missing(locale: str, template: Catalog | None = None) -> list[str]:
     for message in template:
         if not message.id:
             continue
-        if isinstance(message.id, tuple):
+        got: object  # babel types pgettext's result str | object
+        if isinstance(message.id, (tuple, list)):  # a plural, as babel's `pluralizable` tells
             singular, plural = message.id[:2]
             if message.context:
                 got = known.npgettext(message.context, singular, plural, 1)

@@ -128,7 +128,7 @@ def via_label(via: str | None) -> str:
 
 
 def proposal_status_label(status: str | None) -> str:
-    labels = {
+    labels: dict[str, str] = {
         ProposalStatus.OPEN: pgettext("proposal", "New"),
         ProposalStatus.UNDER_REVIEW: pgettext("proposal", "Under review"),
         ProposalStatus.ADOPTED: pgettext("proposal", "Adopted"),

@@ -19,11 +19,15 @@ def _as_datetime(value: datetime | str) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
+def _in_zone(value: datetime | str) -> datetime:
+    return _as_datetime(value).astimezone(current_zone())
+
+
 def to_local(value: datetime | str | None) -> datetime | None:
     """The moment in the brand's zone (None stays None)."""
     if value is None or value == "":
         return None
-    return _as_datetime(value).astimezone(current_zone())
+    return _in_zone(value)
 
 
 def clock(value: datetime | str | None) -> str:
@@ -38,7 +42,7 @@ def localdate(value: date | datetime | str | None) -> str:
         return ""
     if isinstance(value, str) and len(value) == 10:
         value = date.fromisoformat(value)
-    day = value if type(value) is date else to_local(value).date()
+    day = _in_zone(value).date() if isinstance(value, datetime | str) else value
     return format_date(day, "medium", locale=current_locale())
 
 
@@ -77,6 +81,6 @@ def stamp(value: datetime | str | None, now: datetime | None = None) -> str:
     if value is None or value == "":
         return ""
     moment = _as_datetime(value)
-    today = to_local(now or datetime.now(UTC)).date()
-    shown = clock(moment) if to_local(moment).date() == today else localtime(moment)
+    today = _in_zone(now or datetime.now(UTC)).date()
+    shown = clock(moment) if _in_zone(moment).date() == today else localtime(moment)
     return f"{shown} {zone_label(moment)}"
