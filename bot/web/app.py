@@ -25,6 +25,7 @@ from bot.logs import register_settings_secrets
 from bot.pipeline.worker_process import WorkerProcess
 from bot.reports.render import install as install_report_helpers
 from bot.services import Services
+from bot.web import error_pages
 from bot.web.bounds import integers_in_range
 from bot.web.deps import LoginRequired, PasswordChangeRequired, require_role
 from bot.web.protect import install as install_protections
@@ -123,6 +124,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.include_router(metrics_routes.router)
     install_protections(app, settings, services)
     app.add_middleware(LocaleMiddleware)  # outermost: even refusals speak the user's language
+    error_pages.install(app)  # people get a page in their language, programs JSON as before
 
     @app.exception_handler(LoginRequired)
     async def to_login(request: Request, _exc: LoginRequired):

@@ -16,6 +16,8 @@ from urllib.parse import urlsplit
 from starlette.datastructures import Headers
 from starlette.requests import cookie_parser
 
+from bot.i18n import N_
+from bot.web.error_pages import refuse
 from bot.web.middleware import (
     ASGIApp,
     BodyTooLarge,
@@ -24,7 +26,6 @@ from bot.web.middleware import (
     Send,
     form_of,
     read_body,
-    refuse,
     replay,
 )
 from bot.web.security import SESSION_COOKIE
@@ -74,7 +75,7 @@ class CsrfGuard:
         state = scope["app"].state
         headers = Headers(scope=scope)
         if not same_site(scope, headers, state.services.settings.web.public_url):
-            await refuse(403, "cross-site request refused")(scope, receive, send)
+            await refuse(403, N_("cross-site request refused"))(scope, receive, send)
             return
         login = state.sessions.read(cookie_parser(headers.get("cookie", "")).get(SESSION_COOKIE))
         if path in ORIGIN_ONLY or login is None:
@@ -89,13 +90,13 @@ class CsrfGuard:
             try:
                 body = await read_body(receive, limit)
             except BodyTooLarge:
-                await refuse(413, "request body too large")(scope, receive, send)
+                await refuse(413, N_("request body too large"))(scope, receive, send)
                 return
             receive = replay(body, receive)
             value = (await form_of(scope, body)).get(TOKEN_FIELD)
             token = value if isinstance(value, str) else None
         if not state.sessions.check_csrf(login, token):
-            await refuse(403, "the form expired; reload the page and try again")(
+            await refuse(403, N_("the form expired; reload the page and try again"))(
                 scope, receive, send
             )
             return

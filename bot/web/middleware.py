@@ -10,7 +10,6 @@ from typing import Any
 
 from starlette.datastructures import FormData, Headers
 from starlette.requests import Request
-from starlette.responses import JSONResponse
 
 from bot.logs import request_id
 
@@ -131,7 +130,3 @@ def client_ip(scope: Scope) -> str:
     proxies only)."""
     client = scope.get("client")
     return client[0] if client else "unknown"
-
-
-def refuse(status: int, error: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"error": error}, status_code=status, headers=headers)

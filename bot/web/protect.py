@@ -7,12 +7,13 @@ from __future__ import annotations
 import logging
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from bot.calendar.media import MAX_UPLOAD_BYTES
 from bot.config import Settings
 from bot.services import Services
+from bot.web import error_pages
 from bot.web.csrf import CsrfGuard
 from bot.web.middleware import RequestContext
 from bot.web.throttle import LoginLimiter, LoginThrottle
@@ -36,8 +37,10 @@ def install(app: FastAPI, settings: Settings, services: Services) -> None:
     app.add_middleware(RequestContext)
     app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.web.trusted_proxies)
 
-    async def database_unavailable(request: Request, error: Exception) -> JSONResponse:
+    async def database_unavailable(request: Request, error: Exception) -> Response:
         log.warning("database unavailable: %s", type(error).__name__)
+        if error_pages.wants_page(request.scope):
+            return await error_pages.page(request, 503, headers={"Retry-After": "5"})
         return JSONResponse(
             {"error": "temporarily unavailable"}, status_code=503, headers={"Retry-After": "5"}
         )

@@ -17,6 +17,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, select
 from starlette.concurrency import run_in_threadpool
 
+from bot.i18n import N_
+from bot.web.error_pages import refuse
 from bot.web.middleware import (
     ASGIApp,
     BodyTooLarge,
@@ -27,7 +29,6 @@ from bot.web.middleware import (
     client_ip,
     form_of,
     read_body,
-    refuse,
     replay,
 )
 from db.engine import session_scope
@@ -91,7 +92,7 @@ class LoginThrottle:
         try:
             body = await read_body(receive, self.max_body_bytes)
         except BodyTooLarge:
-            await refuse(413, "request body too large")(scope, receive, send)
+            await refuse(413, N_("request body too large"))(scope, receive, send)
             return
         username = normalise((await form_of(scope, body)).get("username"))
         ip = client_ip(scope)[:FIELD_LENGTH]
@@ -99,14 +100,14 @@ class LoginThrottle:
             blocked = await run_in_threadpool(self.limiter.blocked, username, ip)
         except SQLAlchemyError:
             log.warning("login limiter: database unavailable")
-            await refuse(503, "temporarily unavailable")(scope, receive, send)
+            await refuse(503, N_("temporarily unavailable"))(scope, receive, send)
             return
         if blocked:
             log.warning("login refused: too many failed attempts")
             retry = str(int(self.limiter.window.total_seconds()))
-            await refuse(429, "too many failed logins; try again later", {"Retry-After": retry})(
-                scope, receive, send
-            )
+            await refuse(
+                429, N_("too many failed logins; try again later"), {"Retry-After": retry}
+            )(scope, receive, send)
             return
         status = 0
 
