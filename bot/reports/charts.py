@@ -109,7 +109,7 @@ def _stacked_days(days: list[dict], key: str, shares: bool = False) -> str | Non
     names = series({name for d in days for name in d[key]})
     if not names:
         return None
-    figure, ax = _figure()
+    figure, ax = _figure(left=0.6 if shares else 0.45)  # room for "100%"
     bottom = [0.0] * len(days)
     for name in names:
         values = [d[key].get(name, 0) for d in days]
@@ -123,7 +123,9 @@ def _stacked_days(days: list[dict], key: str, shares: bool = False) -> str | Non
     if shares:
         from matplotlib.ticker import PercentFormatter
 
-        ax.yaxis.set_major_formatter(PercentFormatter())
+        ax.set_ylim(0, 100)
+        ax.set_yticks([0, 25, 50, 75, 100])
+        ax.yaxis.set_major_formatter(PercentFormatter(decimals=0))
     return _uri(figure)
 
 
@@ -164,6 +166,7 @@ def _bars(labels: list[str], values: list[float], colors: list[str], left: float
     figure, ax = _figure(0.6 + 0.3 * len(labels), left=left, bottom=0.35)
     ax.barh(range(len(values)), values, color=colors)
     ax.set_yticks(range(len(values)), labels)
+    ax.tick_params(axis="y", length=0)
     ax.invert_yaxis()
     for y, v in enumerate(values):
         ax.text(v, y, f" {v:g}", va="center", fontsize=10)

@@ -7,6 +7,8 @@ from datetime import date, datetime, time, timedelta
 from functools import cached_property
 from zoneinfo import ZoneInfo
 
+from bot.i18n import gettext as _
+
 MAX_DAYS = 366
 # Reports cover days a database can hold with room for the period before (comparisons) and the
 # midnight after; a date outside is refused with a reason instead of overflowing.
@@ -15,7 +17,7 @@ LATEST = date(9998, 12, 31)
 
 
 class PeriodError(ValueError):
-    """A period that cannot be reported on; the message says why."""
+    """A period that cannot be reported on; the message says why, in the current language."""
 
 
 @dataclass(frozen=True)
@@ -29,13 +31,14 @@ class Period:
         try:
             period = cls(date.fromisoformat(first), date.fromisoformat(last), tz)
         except (TypeError, ValueError) as error:
-            raise PeriodError("dates look like 2026-11-01") from error
+            raise PeriodError(_("Dates look like 2026-11-01.")) from error
         if period.first < EARLIEST or period.last > LATEST:
-            raise PeriodError(f"dates lie between {EARLIEST} and {LATEST}")
+            bounds = {"first": EARLIEST, "last": LATEST}
+            raise PeriodError(_("Dates lie between %(first)s and %(last)s.") % bounds)
         if period.last < period.first:
-            raise PeriodError("the period ends before it starts")
+            raise PeriodError(_("The period ends before it starts."))
         if period.days > MAX_DAYS:
-            raise PeriodError(f"a report covers at most {MAX_DAYS} days")
+            raise PeriodError(_("A report covers at most %(days)s days.") % {"days": MAX_DAYS})
         return period
 
     @classmethod

@@ -69,8 +69,11 @@ def test_the_shell_writes_a_self_contained_html_report_and_the_same_numbers_as_j
         out = str(tmp_path / "r")
         code = replyline(["report", "--from", FIRST, "--to", LAST, "--out", out, "--lang", "en"])
         assert code == 0
-        assert replyline(["report", "--from", LAST, "--to", FIRST, "--out", str(tmp_path)]) == 2
+        backwards = ["report", "--from", LAST, "--to", FIRST, "--out", str(tmp_path)]
+        assert replyline([*backwards, "--lang", "en"]) == 2
         assert "ends before it starts" in capsys.readouterr().err
+        assert replyline(backwards) == 2  # the brand's language
+        assert "結束日早於開始日" in capsys.readouterr().err
     finally:
         get_settings.cache_clear()
     html = (tmp_path / "r" / "report.html").read_text(encoding="utf-8")
