@@ -15,7 +15,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import delete
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from db.engine import session_scope
 from db.models import AppMeta, ConsoleSession, User
@@ -50,7 +50,9 @@ def shared_secret(engine: Engine, configured: str | None) -> str:
     with contextlib.suppress(IntegrityError), session_scope(engine) as session:
         session.add(AppMeta(key="secret_key", value=secrets.token_urlsafe(48)))
     with Session(engine) as session:
-        return session.get(AppMeta, "secret_key").value
+        row = session.get(AppMeta, "secret_key")
+        assert row is not None  # ours, or the one that won the race
+        return row.value
 
 
 def _token_hash(token: str) -> str:
@@ -65,10 +67,12 @@ class Sessions:
         self._serializer = URLSafeTimedSerializer(secret, salt="console-session")
         self._csrf_key = hashlib.sha256(("csrf:" + secret).encode()).digest()
 
-    def issue(self, session: Session, user_id: int) -> str:
+    def issue(self, session: Session, user: User) -> str:
         """A new login's cookie; its row is added to `session` (the caller commits)."""
+        user_id = user.id
+        assert user_id is not None  # a stored user
         token, now = secrets.token_urlsafe(32), utcnow()
-        session.exec(delete(ConsoleSession).where(ConsoleSession.expires_at <= now))
+        session.exec(delete(ConsoleSession).where(col(ConsoleSession.expires_at) <= now))
         session.add(
             ConsoleSession(
                 user_id=user_id,
@@ -95,7 +99,7 @@ class Sessions:
         """The user of a live session: one indexed lookup by the token's hash."""
         return session.exec(
             select(User)
-            .join(ConsoleSession, ConsoleSession.user_id == User.id)
+            .join(ConsoleSession, col(ConsoleSession.user_id) == User.id)
             .where(
                 ConsoleSession.token_hash == _token_hash(data["n"]),
                 ConsoleSession.user_id == data["uid"],
@@ -107,7 +111,7 @@ class Sessions:
     def end(session: Session, data: dict) -> None:
         """Logout: this cookie's session ends."""
         session.exec(
-            delete(ConsoleSession).where(ConsoleSession.token_hash == _token_hash(data["n"]))
+            delete(ConsoleSession).where(col(ConsoleSession.token_hash) == _token_hash(data["n"]))
         )
 
     @staticmethod
@@ -115,11 +119,13 @@ class Sessions:
         """Every session of one user (or of everyone) ends; how many did."""
         query = delete(ConsoleSession)
         if user_id is not None:
-            query = query.where(ConsoleSession.user_id == user_id)
+            query = query.where(col(ConsoleSession.user_id) == user_id)
         return session.exec(query).rowcount
 
     def csrf_token(self, session_data: dict) -> str:
         return hmac.new(self._csrf_key, session_data["n"].encode(), hashlib.sha256).hexdigest()
 
     def check_csrf(self, session_data: dict, token: str | None) -> bool:
-        return bool(token) and hmac.compare_digest(self.csrf_token(session_data), token)
+        if not token:
+            return False
+        return hmac.compare_digest(self.csrf_token(session_data), token)

@@ -14,7 +14,7 @@ from datetime import timedelta
 from sqlalchemy import delete, func
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 
 from bot.i18n import N_
@@ -68,11 +68,11 @@ class LoginLimiter:
         now = utcnow()
         with session_scope(self.engine) as session:
             session.add(LoginFailure(username=username, ip=ip, at=now))
-            session.exec(delete(LoginFailure).where(LoginFailure.at <= now - self.window))
+            session.exec(delete(LoginFailure).where(col(LoginFailure.at) <= now - self.window))
 
     def succeeded(self, username: str) -> None:
         with session_scope(self.engine) as session:
-            session.exec(delete(LoginFailure).where(LoginFailure.username == username))
+            session.exec(delete(LoginFailure).where(col(LoginFailure.username) == username))
 
 
 def normalise(username: object) -> str:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse
-from sqlmodel import select
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from sqlmodel import col, select
 
 from bot.web.deps import ServicesDep, SessionDep
 from bot.web.middleware import client_ip
@@ -36,7 +36,7 @@ def chat_page(request: Request) -> HTMLResponse:
 
 
 @router.post("/chat/api/messages")
-async def post_message(request: Request, services: ServicesDep) -> JSONResponse:
+async def post_message(request: Request, services: ServicesDep) -> Response:
     if not request.headers.get("content-type", "").startswith("application/json"):
         return JSONResponse({"error": "send JSON"}, status_code=415)
     state = request.app.state
@@ -70,8 +70,8 @@ def list_messages(
         return JSONResponse({"messages": []})
     rows = session.exec(
         select(Message)
-        .where(Message.conversation_id == conversation.id, Message.id > after)
-        .order_by(Message.id)
+        .where(Message.conversation_id == conversation.id, col(Message.id) > after)
+        .order_by(col(Message.id))
         .limit(200)
     ).all()
     return JSONResponse(

@@ -22,7 +22,7 @@ from fastapi.responses import (
     Response,
     StreamingResponse,
 )
-from sqlmodel import select
+from sqlmodel import col, select
 
 from bot import i18n
 from bot.contact_name import contact_name
@@ -49,6 +49,7 @@ from bot.web.deps import (
 from bot.web.queue_live import QueueWatch, stream
 from bot.web.security import SESSION_COOKIE, SESSION_MAX_AGE, hash_password, verify_password
 from db.engine import session_scope
+from db.enums import DraftStatus, MessageState
 from db.models import AuditLog, Conversation, Draft, Message, User
 from db.types import utcnow
 from nlp.types import COMMENTER_TYPES, COMPLAINT_SUBTYPES, LANGUAGES, STAGES
@@ -86,7 +87,7 @@ def login(
     if user is None or not user.active or not verify_password(user.password_hash, password):
         error = i18n.gettext("Wrong username or password.")
         return render(request, "login.html", status=401, error=error)
-    cookie = sessions.issue(session, user.id)
+    cookie = sessions.issue(session, user)
     session.commit()
     target = "/console/password" if user.must_change_password else "/console"
     return _with_cookie(request, RedirectResponse(target, status_code=303), cookie)
@@ -175,7 +176,7 @@ def change_password(
     session.add(user)
     sessions.end_all(session, user.id)
     audit_action(session, user, "console", "password_change", after=user.username)
-    cookie = sessions.issue(session, user.id)
+    cookie = sessions.issue(session, user)
     session.commit()
     return _with_cookie(request, RedirectResponse("/console", status_code=303), cookie)
 
@@ -202,7 +203,8 @@ def _queue_page(request, session, services, user, number: int) -> dict:
             "line_quota": line_push_quota(services)}  # fmt: skip
 
 
-_QUOTA: dict[int, tuple[float, str | None]] = {}  # id(channel) → (fetched at, text)
+# id(channel) → (fetched at, (limit, used) or None when LINE could not say)
+_QUOTA: dict[int, tuple[float, tuple[int | None, int] | None]] = {}
 QUOTA_SECONDS = 60.0
 QUOTA_WAIT = 2.0  # seconds a page waits for LINE's answer
 
@@ -289,9 +291,9 @@ def _failed_drafts(session, days: int = 7, limit: int = 20) -> list[tuple]:
     since = utcnow() - timedelta(days=days)
     return session.exec(
         select(Draft, Message)
-        .join(Message, Message.id == Draft.message_id)
-        .where(Draft.status == "failed", Draft.decided_at >= since)
-        .order_by(Draft.id.desc())
+        .join(Message, col(Message.id) == Draft.message_id)
+        .where(Draft.status == DraftStatus.FAILED, col(Draft.decided_at) >= since)
+        .order_by(col(Draft.id).desc())
         .limit(limit)
     ).all()
 
@@ -302,8 +304,8 @@ def _failed_messages(session, days: int = 7, limit: int = 20) -> list[Message]:
     since = utcnow() - timedelta(days=days)
     return session.exec(
         select(Message)
-        .where(Message.state == "failed", Message.processed_at >= since)
-        .order_by(Message.id.desc())
+        .where(Message.state == MessageState.FAILED, col(Message.processed_at) >= since)
+        .order_by(col(Message.id).desc())
         .limit(limit)
     ).all()
 
@@ -571,7 +573,7 @@ async def release(
 
 
 def _audit_query(action: str, username: str):
-    query = select(AuditLog).order_by(AuditLog.id.desc())
+    query = select(AuditLog).order_by(col(AuditLog.id).desc())
     if action:
         query = query.where(AuditLog.action == action)
     if username:

@@ -11,7 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import func
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from bot.contact_name import contacts_by_id
 from bot.crisis import alerts, incidents
@@ -38,12 +38,12 @@ def list_page(
     login: CurrentLogin,
     sessions: SessionsDep,
 ) -> HTMLResponse:
-    rows = session.exec(select(Incident).order_by(Incident.id.desc()).limit(200)).all()
+    rows = session.exec(select(Incident).order_by(col(Incident.id).desc()).limit(200)).all()
     counts = dict(
         session.exec(
             select(IncidentMessage.incident_id, func.count())
-            .where(IncidentMessage.incident_id.in_([i.id for i in rows]))
-            .group_by(IncidentMessage.incident_id)
+            .where(col(IncidentMessage.incident_id).in_([i.id for i in rows]))
+            .group_by(col(IncidentMessage.incident_id))
         ).all()
     )
     return render(
@@ -76,7 +76,9 @@ def detail_page(
         raise HTTPException(404, f"incident {incident_id} does not exist")
     messages = incidents.messages_of(session, incident_id)
     drafts = session.exec(
-        select(Draft).where(Draft.message_id.in_([m.id for m in messages])).order_by(Draft.rank)
+        select(Draft)
+        .where(col(Draft.message_id).in_([m.id for m in messages]))
+        .order_by(col(Draft.rank))
     ).all()
     by_message: dict[int, list[Draft]] = {}
     for d in drafts:
@@ -84,7 +86,7 @@ def detail_page(
     sent = session.exec(
         select(IncidentAlert)
         .where(IncidentAlert.incident_id == incident_id)
-        .order_by(IncidentAlert.id)
+        .order_by(col(IncidentAlert.id))
     ).all()
     return render(
         request,

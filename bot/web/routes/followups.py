@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, Response
-from sqlmodel import select
+from sqlmodel import col, select
 
 from bot.i18n import gettext
 from bot.review import proposals
@@ -37,7 +37,7 @@ def proposals_page(
     status: Annotated[str, Query(max_length=16)] = "",
 ) -> HTMLResponse:
     known_status(status, PROPOSAL_STATUSES)
-    query = select(Proposal).order_by(Proposal.id.desc()).limit(300)
+    query = select(Proposal).order_by(col(Proposal.id).desc()).limit(300)
     if status:
         query = query.where(Proposal.status == status)
     rows = []
@@ -56,7 +56,7 @@ def proposals_page(
                 },
             }
         )
-    counts = {s: 0 for s in PROPOSAL_STATUSES}
+    counts: dict[str, int] = {s: 0 for s in PROPOSAL_STATUSES}
     for value in session.exec(select(Proposal.status)).all():
         counts[value] = counts.get(value, 0) + 1
     return page(request, "proposals.html", user, login, sessions, rows=rows, counts=counts,
@@ -93,12 +93,12 @@ def tickets_page(
     known_status(status, TICKET_STATUSES)
     query = (
         select(Ticket, Message, Contact)
-        .join(Message, Message.id == Ticket.message_id)
-        .outerjoin(Contact, Contact.id == Message.contact_id)
+        .join(Message, col(Message.id) == Ticket.message_id)
+        .outerjoin(Contact, col(Contact.id) == Message.contact_id)
     )
     if status:
         query = query.where(Ticket.status == status)
-    rows = session.exec(query.order_by(Ticket.id.desc()).limit(300)).all()
+    rows = session.exec(query.order_by(col(Ticket.id).desc()).limit(300)).all()
     return page(request, "tickets.html", user, login, sessions, rows=rows, shown=status)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -46,7 +46,12 @@ async def report_page(
     first: From = None,
     last: To = None,
 ) -> HTMLResponse:
-    context = {"user": user, "csrf": sessions.csrf_token(login), "r": None, "charts": {}}
+    context: dict[str, Any] = {
+        "user": user,
+        "csrf": sessions.csrf_token(login),
+        "r": None,
+        "charts": {},
+    }
     try:
         period = _period(services, first, last)
     except HTTPException as error:

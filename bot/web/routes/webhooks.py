@@ -11,7 +11,7 @@ import logging
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DataError
 from starlette.background import BackgroundTask
 
@@ -127,7 +127,7 @@ def unavailable() -> JSONResponse:
 
 
 @router.post("/webhooks/{channel_name}")
-async def webhook(channel_name: str, request: Request, services: ServicesDep) -> JSONResponse:
+async def webhook(channel_name: str, request: Request, services: ServicesDep) -> Response:
     if channel_name == "web":  # the web chat has its own endpoint, tied to the visitor cookie
         return JSONResponse({"error": "not found"}, status_code=404)
     return await receive(services, channel_name, request)
