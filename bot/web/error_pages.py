@@ -16,7 +16,7 @@ from fastapi.exception_handlers import (
     request_validation_exception_handler,
 )
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlmodel import Session
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
@@ -146,7 +146,7 @@ def _phrase(status: int) -> str:
 async def http_error(request: Request, error: HTTPException):
     if not wants_page(request.scope):
         return await http_exception_handler(request, error)
-    message = error.detail if isinstance(error.detail, str) else None
+    message: str | None = error.detail if isinstance(error.detail, str) else None
     if message == _phrase(error.status_code):  # Starlette's "Not Found": the title says more
         message = None
     return await page(request, error.status_code, message, error.headers)
@@ -163,6 +163,7 @@ def refuse(status: int, error: str, headers: dict[str, str] | None = None) -> AS
     {"error": ...} for programs, the error page (with `error` translated) for browsers."""
 
     async def answer(scope: Scope, receive: Receive, send: Send) -> None:
+        response: Response
         if wants_page(scope):
             said = gettext(error) if status < 500 else None  # the title says it all
             response = await page(Request(scope, receive), status, said, headers)
