@@ -20,6 +20,7 @@ from tests.support import ScriptedClassifier
 @pytest.fixture
 def cli_env(monkeypatch, database_url):
     monkeypatch.setenv("REPLYLINE_DATABASE_URL", database_url)
+    monkeypatch.setenv("REPLYLINE_LANGUAGE", "en")  # most tests read English
     get_settings.cache_clear()
     yield database_url
     get_settings.cache_clear()
@@ -89,3 +90,31 @@ def test_deciding_needs_a_named_user(cli_env, monkeypatch, capsys):
     monkeypatch.delenv("REPLYLINE_USER", raising=False)
     assert main(["drafts", "approve", "1"]) == 2
     assert "--as" in capsys.readouterr().err
+
+
+def test_the_shell_speaks_the_brands_language_unless_told_otherwise(cli_env, monkeypatch, capsys):
+    """REPLYLINE_LANGUAGE (Traditional Chinese unless set) for results, errors and tables;
+    --lang before the command for another language."""
+    monkeypatch.setenv("REPLYLINE_LANGUAGE", "zh_Hant_TW")
+    get_settings.cache_clear()
+    assert add_user(monkeypatch, "mei", "agent") == 0
+    assert capsys.readouterr().out == "已建立客服人員 mei。\n"
+    services = Services.build(get_settings(), classifier=lambda: ScriptedClassifier())
+    store_events(
+        services.engine,
+        [InboundEvent(channel="web", event_id="1", chat_id="v1", user_id="v1", text="question: 營業嗎？")],
+    )  # fmt: skip
+    services.pipeline.process_pending()
+
+    assert main(["drafts", "list"]) == 0
+    listed = capsys.readouterr().out
+    assert "[待審核]" in listed and "(提問)" in listed and "營業嗎" in listed
+    assert main(["--lang", "en", "drafts", "list"]) == 0
+    assert "[waiting for review]" in capsys.readouterr().out
+    assert main(["drafts", "approve", "999", "--as", "nobody"]) == 2
+    assert "沒有名為 nobody 的有效主控台使用者" in capsys.readouterr().err
+    assert main(["drafts", "list", "--status", "sent"]) == 0
+    assert capsys.readouterr().out == "沒有草稿。\n"
+    with pytest.raises(SystemExit):
+        main(["--lang", "klingon", "drafts", "list"])
+    assert "zh-TW or en" in capsys.readouterr().err

@@ -53,6 +53,7 @@ def test_bad_lines_are_reported_with_their_number_and_the_rest_is_processed(tmp_
     )
     result = simulate(f"sqlite:///{tmp_path / 'sim.db'}", path)
     assert result.returncode == 1
-    assert ":2: skipped" in result.stderr and ":3: skipped" in result.stderr
-    assert ":4: skipped" in result.stderr and "timezone" in result.stderr
+    # the command speaks the brand's language (REPLYLINE_LANGUAGE, Chinese by default)
+    assert ":2：已略過" in result.stderr and ":3：已略過" in result.stderr
+    assert ":4：已略過" in result.stderr and "timezone" in result.stderr
     assert json.loads(result.stdout)["stored"] == 1

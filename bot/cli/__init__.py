@@ -1,4 +1,8 @@
-"""The `replyline` command. Each area registers its subcommands from its own module."""
+"""The `replyline` command. Each area registers its subcommands from its own module.
+
+What it prints for people is in REPLYLINE_LANGUAGE (Traditional Chinese by default) or the
+language `--lang` names, with times in the brand's zone (REPLYLINE_TIMEZONE); help texts are
+English. JSON output keeps its keys and gives times with the brand zone's offset."""
 
 from __future__ import annotations
 
@@ -32,6 +36,11 @@ def build_parser() -> argparse.ArgumentParser:
         prog="replyline", description="Self-hosted community-response assistant."
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
+    parser.add_argument(
+        "--lang",
+        type=_language,
+        help="language of what is printed: zh-TW or en (default REPLYLINE_LANGUAGE)",
+    )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMAND_MODULES:
         try:
@@ -44,18 +53,31 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _language(tag: str) -> str:
+    from bot.i18n import supported
+
+    found = supported(tag)
+    if found is None:
+        raise argparse.ArgumentTypeError(f"{tag!r}: zh-TW or en")
+    return found
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from bot.config import SettingsError, get_settings
+    from bot.i18n import configure, use_locale
     from bot.logs import setup_logging_from_settings  # redacting, optionally JSON (bot/logs.py)
 
     setup_logging_from_settings(logging.DEBUG if args.verbose else logging.INFO)
     from playbooks.yamlfile import PlaybookError
 
     try:
+        settings = get_settings()
+        configure(settings.language, settings.timezone)
         if getattr(args, "as_user", "") is None:  # --as not given: REPLYLINE_USER
-            args.as_user = get_settings().cli_user
-        return int(args.func(args) or 0)
+            args.as_user = settings.cli_user
+        with use_locale(args.lang):  # over the brand's language, which services set again
+            return int(args.func(args) or 0)
     except (CommandError, PlaybookError, SettingsError) as error:  # bad files or settings
         print(f"replyline: {error}", file=sys.stderr)
         return 2

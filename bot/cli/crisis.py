@@ -8,7 +8,10 @@ import asyncio
 import json
 
 from bot.cli import CommandError
+from bot.cli.shown import incident_status, incident_step, iso, when, zone_note
 from bot.config import get_settings
+from bot.i18n import channel_label, type_label, via_label
+from bot.i18n import gettext as _
 
 
 def register(subparsers) -> None:
@@ -57,7 +60,7 @@ def _summary(incident, messages: int | None = None) -> dict:
         "title": incident.title,
         "kinds": incident.kinds,
         "channels": incident.channels,
-        "opened_at": incident.opened_at.isoformat(),
+        "opened_at": iso(incident.opened_at),
         "acknowledged_by": incident.acknowledged_by,
         "resolved_by": incident.resolved_by,
         "alerts_sent": incident.alerts_sent,
@@ -83,9 +86,18 @@ def cmd_list(args) -> int:
             print(json.dumps(_summary(incident), ensure_ascii=False))
         else:
             print(
-                f"#{incident.id} [{incident.status}] severity {incident.severity}/10 "
-                f"{incident.opened_at:%Y-%m-%d %H:%M} UTC  {incident.title}"
+                _("#{id} [{status}] severity {severity}/10 {opened}  {title}").format(
+                    id=incident.id,
+                    status=incident_status(incident.status),
+                    severity=incident.severity,
+                    opened=when(incident.opened_at),
+                    title=incident.title,
+                )
             )
+    if rows and not args.json:
+        print(zone_note())
+    elif not rows and not args.json:
+        print(_("No incidents."))
     return 0
 
 
@@ -105,18 +117,37 @@ def cmd_show(args) -> int:
         contacts = contacts_by_id(session, (m.contact_id for m in messages))
         notes = incidents.notes_of(session, args.id)
         sent = session.exec(select(IncidentAlert).where(IncidentAlert.incident_id == args.id)).all()
-    print(f"#{incident.id} [{incident.status}] severity {incident.severity}/10: {incident.title}")
+    print(
+        _("#{id} [{status}] severity {severity}/10: {title}").format(
+            id=incident.id,
+            status=incident_status(incident.status),
+            severity=incident.severity,
+            title=incident.title,
+        )
+    )
+    print(_("Opened {time}").format(time=when(incident.opened_at)))
     print(incident.explanation)
-    print(f"\nmessages ({len(messages)}):")
+    print("\n" + _("Messages ({count}):").format(count=len(messages)))
     for m in messages:
         who = contact_name(contacts.get(m.contact_id))
-        print(f"  {m.sent_at:%m-%d %H:%M:%S} {m.channel} {who} ({m.type}): {m.text!r}")
-    print(f"\nalerts ({len(sent)}):")
+        kind = type_label(m.type) or "?"
+        print(f"  {when(m.sent_at)} {channel_label(m.channel)} {who} ({kind}): {m.text!r}")
+    print("\n" + _("Alerts ({count}):").format(count=len(sent)))
     for a in sent:
-        print(f"  round {a.round} tier {a.tier} {a.recipient}: {'ok' if a.ok else a.error}")
-    print(f"\nnotes ({len(notes)}):")
+        outcome = _("delivered") if a.ok else _("failed: {error}").format(error=a.error)
+        print(
+            "  "
+            + _("round {round}, tier {tier}, {when}, to {recipient}: {outcome}").format(
+                round=a.round, tier=a.tier, when=when(a.at), recipient=a.recipient,
+                outcome=outcome,
+            )
+        )  # fmt: skip
+    print("\n" + _("Notes ({count}):").format(count=len(notes)))
     for n in notes:
-        print(f"  {n.at:%m-%d %H:%M} {n.username} via {n.via} {n.action}: {n.text}")
+        print(
+            f"  {when(n.at)} {n.username} ({via_label(n.via)}) {incident_step(n.action)}: {n.text}"
+        )
+    print(zone_note())
     return 0
 
 
@@ -128,12 +159,14 @@ def _step(args, fn, **kwargs):
     from db.models import User
 
     if not args.as_user:
-        raise CommandError("say who takes this step: --as USERNAME (or set REPLYLINE_USER)")
+        raise CommandError(_("Say who takes this step: --as USERNAME (or set REPLYLINE_USER)."))
     try:
         with session_scope(_engine()) as session:
             user = session.exec(select(User).where(User.username == args.as_user)).first()
             if user is None or not user.active:
-                raise CommandError(f"no active console user named {args.as_user!r}")
+                raise CommandError(
+                    _("No active console user is named {name}.").format(name=args.as_user)
+                )
             return fn(session, args.id, user, via="cli", **kwargs)
     except IncidentError as error:
         raise CommandError(str(error)) from error
@@ -156,7 +189,11 @@ def cmd_ack(args) -> int:
 
     incident = _step(args, acknowledge, note=args.note)
     _stop_alerts(incident.id)
-    print(f"incident {incident.id} acknowledged by {incident.acknowledged_by}; alerts stopped")
+    print(
+        _("Incident #{id} acknowledged by {who}. Alerts stopped.").format(
+            id=incident.id, who=incident.acknowledged_by
+        )
+    )
     return 0
 
 
@@ -165,7 +202,7 @@ def cmd_resolve(args) -> int:
 
     incident = _step(args, lambda s, i, u, via: resolve(s, i, u, args.note, via=via))
     _stop_alerts(incident.id)
-    print(f"incident {incident.id} resolved by {incident.resolved_by}")
+    print(_("Incident #{id} resolved by {who}.").format(id=incident.id, who=incident.resolved_by))
     return 0
 
 
@@ -173,5 +210,5 @@ def cmd_note(args) -> int:
     from bot.crisis.incidents import add_note
 
     _step(args, lambda s, i, u, via: add_note(s, i, u, args.note, via=via))
-    print(f"note added to incident {args.id}")
+    print(_("Note added to incident #{id}.").format(id=args.id))
     return 0

@@ -7,7 +7,10 @@ from __future__ import annotations
 import json
 
 from bot.cli import CommandError
+from bot.cli.shown import draft_status
 from bot.config import get_settings
+from bot.i18n import gettext as _
+from bot.i18n import type_label
 
 
 def register(subparsers) -> None:
@@ -95,9 +98,11 @@ def cmd_list(args) -> int:
             print(json.dumps(item, ensure_ascii=False))
         else:
             print(
-                f"#{draft.id} [{draft.status}] {item['from']} ({message.type}): {message.text!r}"
-                f" -> {draft.text!r}"
+                f"#{draft.id} [{draft_status(draft.status)}] {item['from']} "
+                f"({type_label(message.type) or '?'}): {message.text!r} → {draft.text!r}"
             )
+    if not rows and not args.json:
+        print(_("No drafts."))
     return 0
 
 
@@ -107,7 +112,7 @@ def _decide(args, fn, **kwargs) -> int:
 
 
 def _said(draft) -> None:
-    print(f"draft {draft.id} is now {draft.status}")
+    print(_("Draft #{id}: {status}.").format(id=draft.id, status=draft_status(draft.status)))
 
 
 def _as_user(args, act) -> int:
@@ -118,12 +123,14 @@ def _as_user(args, act) -> int:
     from db.models import User
 
     if not args.as_user:
-        raise CommandError("say who decides: --as USERNAME (or set REPLYLINE_USER)")
+        raise CommandError(_("Say who decides: --as USERNAME (or set REPLYLINE_USER)."))
     try:
         with session_scope(_engine()) as session:
             user = session.exec(select(User).where(User.username == args.as_user)).first()
             if user is None or not user.active:
-                raise CommandError(f"no active console user named {args.as_user!r}")
+                raise CommandError(
+                    _("No active console user is named {name}.").format(name=args.as_user)
+                )
             act(session, user)
     except ReviewError as error:
         raise CommandError(str(error)) from error
@@ -147,7 +154,11 @@ def cmd_reply(args) -> int:
 
     def act(session, user):
         draft = reply(session, args.message_id, user, args.text, via="cli")
-        print(f"message {args.message_id}: reply {draft.id} is {draft.status}, sent next")
+        print(
+            _("Message #{message}: reply #{id} is {status} and goes out next.").format(
+                message=args.message_id, id=draft.id, status=draft_status(draft.status)
+            )
+        )
 
     return _as_user(args, act)
 
@@ -157,6 +168,10 @@ def cmd_no_reply(args) -> int:
 
     def act(session, user):
         count = dismiss(session, args.message_id, user, args.reason, via="cli")
-        print(f"message {args.message_id}: no reply ({count} candidates closed)")
+        print(
+            _("Message #{message}: no reply ({count} drafts closed).").format(
+                message=args.message_id, count=count
+            )
+        )
 
     return _as_user(args, act)

@@ -7,6 +7,8 @@ from pathlib import Path
 
 from bot.cli import CommandError
 from bot.config import get_settings
+from bot.i18n import current_locale, ngettext
+from bot.i18n import gettext as _
 
 
 def register(subparsers) -> None:
@@ -46,16 +48,32 @@ def _load(directory: Path | None, with_encoder: bool):
 def cmd_playbooks_check(args) -> int:
     books = _load(args.dir, with_encoder=False)
     brand = books.brand
-    print(f"{books.directory}: {len(books.by_type)} playbooks ({', '.join(sorted(books.by_type))})")
     print(
-        f"brand: voice {brand.formality}, emoji {brand.emoji}; hours {brand.hours.describe('en')}"
+        ngettext("{dir}: {count} playbook ({names})", "{dir}: {count} playbooks ({names})",
+                 len(books.by_type)).format(
+            dir=books.directory, count=len(books.by_type), names=", ".join(sorted(books.by_type))
+        )
+    )  # fmt: skip
+    hours = brand.hours.describe("en" if current_locale() == "en" else "zh-Hant")
+    print(
+        _("Brand: voice {voice}, emoji {emoji}; hours {hours}").format(
+            voice=brand.formality, emoji=brand.emoji, hours=hours
+        )
     )
-    print(f"faq: {len(books.faq)} entries")
+    print(ngettext("FAQ: {count} entry", "FAQ: {count} entries", len(books.faq)).format(
+        count=len(books.faq)))  # fmt: skip
     problems = books.check_rendering()
     for problem in problems:
         print(problem)
-    print(f"rendering: {len(problems)} template{'s' if len(problems) != 1 else ''} with debris "
-          "(rendered with every value, and without each optional one)")  # fmt: skip
+    print(
+        ngettext(
+            "Rendering: {count} template with debris (rendered with every value, and without "
+            "each optional one)",
+            "Rendering: {count} templates with debris (rendered with every value, and without "
+            "each optional one)",
+            len(problems),
+        ).format(count=len(problems))
+    )
     return 1 if problems else 0
 
 
@@ -64,8 +82,14 @@ def cmd_faq_check(args) -> int:
     try:
         findings = books.faq.check()
     except Exception as error:  # the encoder could not be loaded
-        raise CommandError(f"cannot compare entries: {type(error).__name__}: {error}") from error
+        raise CommandError(
+            _("Cannot compare entries: {error}").format(error=f"{type(error).__name__}: {error}")
+        ) from error
     for finding in findings:
         print(finding)
-    print(f"{len(books.faq)} entries, {len(findings)} finding{'s' if len(findings) != 1 else ''}")
+    print(
+        _("{entries} entries, {findings} findings").format(
+            entries=len(books.faq), findings=len(findings)
+        )
+    )
     return 1 if findings else 0

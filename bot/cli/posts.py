@@ -9,7 +9,10 @@ import sys
 from pathlib import Path
 
 from bot.cli import CommandError
+from bot.cli.shown import iso, post_status, when, zone_note
 from bot.config import get_settings
+from bot.i18n import gettext as _
+from bot.i18n import stage_label
 
 WEEKDAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 EVERY_CHOICES = ("day", "weekday", *WEEKDAY_NAMES, "month")
@@ -89,7 +92,7 @@ def _run(args, action):
     from db.models import User
 
     if not args.as_user:
-        raise CommandError("say who acts: --as USERNAME (or set REPLYLINE_USER)")
+        raise CommandError(_("Say who acts: --as USERNAME (or set REPLYLINE_USER)."))
     settings = get_settings()
     if settings.database.is_sqlite:
         upgrade(settings.database.url)
@@ -97,7 +100,9 @@ def _run(args, action):
         with session_scope(make_engine(settings.database.url)) as session:
             user = session.exec(select(User).where(User.username == args.as_user)).first()
             if user is None or not user.active:
-                raise CommandError(f"no active console user named {args.as_user!r}")
+                raise CommandError(
+                    _("No active console user is named {name}.").format(name=args.as_user)
+                )
             post = action(session, user, settings)
     except PostError as error:
         raise CommandError(str(error)) from error
@@ -153,7 +158,11 @@ def cmd_add(args) -> int:
         )
 
     post = _run(args, action)
-    print(f"post {post.id} is planned; a supervisor approves it: replyline posts approve {post.id}")
+    print(
+        _("Post #{id} is planned; a supervisor approves it: replyline posts approve {id}").format(
+            id=post.id
+        )
+    )
     return 0
 
 
@@ -171,7 +180,11 @@ def _every(choice: str | None, start):
         from bot.repeat import LAST_MONTH_DAY
 
         if start.day > LAST_MONTH_DAY:
-            raise PostError(f"a monthly post starts on day 1 to {LAST_MONTH_DAY} of the month")
+            raise PostError(
+                _("A monthly post starts on day 1 to {last} of the month.").format(
+                    last=LAST_MONTH_DAY
+                )
+            )
         return Repeat("month", at, day=start.day)
     return Repeat(choice, at)
 
@@ -186,7 +199,7 @@ def cmd_approve(args) -> int:
             session, args.id, user, grace=grace_of(settings), via="cli"
         ),
     )
-    print(f"post {post.id} is now {post.status}")
+    print(_("Post #{id}: {status}.").format(id=post.id, status=post_status(post.status)))
     return 0
 
 
@@ -199,7 +212,7 @@ def cmd_cancel(args) -> int:
             session, args.id, user, reason=args.reason, via="cli"
         ),
     )
-    print(f"post {post.id} is now {post.status}")
+    print(_("Post #{id}: {status}.").format(id=post.id, status=post_status(post.status)))
     return 0
 
 
@@ -229,9 +242,9 @@ def cmd_list(args) -> int:
             "id": post.id,
             "status": post.status,
             "target": f"{post.channel}:{post.target}",
-            "at": post.scheduled_at.isoformat(),
+            "at": iso(post.scheduled_at),
             "repeat": post.cron,
-            "next": upcoming_times[0].isoformat() if upcoming_times else None,
+            "next": iso(upcoming_times[0]) if upcoming_times else None,
             "stage_goal": post.stage_goal,
             "image": post.image,
             "text": post.text,
@@ -240,9 +253,17 @@ def cmd_list(args) -> int:
         if args.json:
             print(json.dumps(item, ensure_ascii=False))
         else:
-            when = f"repeats {describe(post.cron)}" if post.cron else post.scheduled_at.isoformat()
-            print(
-                f"#{post.id} [{post.status}] {item['target']} {when} ({post.stage_goal}): "
-                f"{post.text[:60]!r}"
+            shown = (
+                _("repeats {rule}").format(rule=describe(post.cron))
+                if post.cron
+                else when(post.scheduled_at)
             )
+            print(
+                f"#{post.id} [{post_status(post.status)}] {item['target']} {shown} "
+                f"({stage_label(post.stage_goal)}): {post.text[:60]!r}"
+            )
+    if posts and not args.json:
+        print(zone_note())
+    elif not args.json:
+        print(_("No posts."))
     return 0

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from bot.cli import CommandError
 from bot.config import get_settings
+from bot.i18n import gettext as _
 
 
 def register(subparsers) -> None:
@@ -53,11 +54,11 @@ def _admin(engine, name: str | None):
     from db.models import User
 
     if not name:
-        raise CommandError("say who does this: --as USERNAME (or set REPLYLINE_USER)")
+        raise CommandError(_("Say who does this: --as USERNAME (or set REPLYLINE_USER)."))
     with Session(engine) as session:
         user = session.exec(select(User).where(User.username == name)).first()
     if user is None or not user.active or not has_role(user, "admin"):
-        raise CommandError(f"no active admin named {name!r}")
+        raise CommandError(_("No active admin is named {name}.").format(name=name))
     return user
 
 
@@ -72,7 +73,7 @@ def cmd_export(args) -> int:
     text = json.dumps(data, ensure_ascii=False, indent=2)
     if args.output:
         args.output.write_text(text + "\n", encoding="utf-8")
-        print(f"wrote {args.output}", file=sys.stderr)
+        print(_("Wrote {path}.").format(path=args.output), file=sys.stderr)
     else:
         print(text)
     return 0
@@ -85,10 +86,10 @@ def cmd_erase(args) -> int:
     user = _admin(engine, args.as_user)
     if not args.yes:
         if not sys.stdin.isatty():
-            raise CommandError("erasing cannot be undone: add --yes")
-        answer = input(f"Erase contact {args.id}'s personal data for good? [y/N] ")
-        if answer.strip().lower() not in {"y", "yes"}:
-            print("nothing erased")
+            raise CommandError(_("Erasing cannot be undone: add --yes."))
+        answer = input(_("Erase contact #{id}'s personal data for good? [y/N] ").format(id=args.id))
+        if answer.strip().lower() not in {"y", "yes", "是"}:
+            print(_("Nothing was erased."))
             return 1
     try:
         counts = erase_contact(engine, args.id, user)
@@ -103,6 +104,6 @@ def cmd_purge(args) -> int:
 
     days = args.days or get_settings().privacy.retention_days
     if not days or days < 1:
-        raise CommandError("say how old: --days N (or set REPLYLINE_RETENTION_DAYS)")
+        raise CommandError(_("Say how old: --days N (or set REPLYLINE_RETENTION_DAYS)."))
     print(json.dumps({"purged_messages": purge_expired_text(_engine(), days), "days": days}))
     return 0

@@ -11,6 +11,7 @@ import sys
 
 from bot import heap
 from bot.config import get_settings
+from bot.i18n import gettext as _
 
 
 def register(subparsers) -> None:
@@ -40,7 +41,7 @@ def cmd_db_upgrade(args) -> int:
     from db.migrate import upgrade
 
     upgrade(get_settings().database.url)
-    print("database is up to date")
+    print(_("The database is up to date."))
     return 0
 
 
@@ -88,8 +89,8 @@ def _print_welcome(services, settings) -> None:
     with Session(services.engine) as session:
         has_users = session.exec(select(User.id).limit(1)).first() is not None
     lines = [
-        f"replyline console: {settings.web.console_url}",
-        f"web chat: {settings.web.base_url}/chat",
+        _("replyline console: {url}").format(url=settings.web.console_url),
+        _("web chat: {url}").format(url=f"{settings.web.base_url}/chat"),
     ]
     created = False
     if not has_users:
@@ -109,13 +110,17 @@ def _print_welcome(services, settings) -> None:
             created = True
     if created:
         lines += [
-            "first start: created console user 'admin' with password: " + password,
-            "(shown once, and the console asks for a new one at the first login;",
-            " add your team with: replyline user add NAME --role agent)",
+            _("First start: created console user 'admin' with password: {password}").format(
+                password=password
+            ),
+            _(
+                "(shown once, and the console asks for a new one at the first login; add your "
+                "team with: replyline user add NAME --role agent)"
+            ),
         ]
     else:
         lines.append(
-            "log in with a console user (create one: replyline user add NAME --role admin)"
+            _("Log in with a console user (create one: replyline user add NAME --role admin)")
         )
     print("\n".join(lines), file=sys.stderr, flush=True)
 

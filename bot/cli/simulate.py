@@ -16,6 +16,7 @@ from pathlib import Path
 
 from bot.cli import CommandError
 from bot.config import get_settings
+from bot.i18n import gettext as _
 
 
 def register(subparsers) -> None:
@@ -64,7 +65,7 @@ def cmd_simulate(args) -> int:
     from db.models import Draft, Message
 
     if not args.file.exists():
-        raise CommandError(f"{args.file} does not exist")
+        raise CommandError(_("{path} does not exist.").format(path=args.file))
     events, errors = [], []
     for number, line in enumerate(args.file.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
@@ -73,7 +74,12 @@ def cmd_simulate(args) -> int:
             events.append(parse_line(number, line))
         except (ValueError, TypeError) as error:
             errors.append(number)
-            print(f"{args.file}:{number}: skipped: {error}", file=sys.stderr)
+            print(
+                _("{path}:{line}: skipped: {error}").format(
+                    path=args.file, line=number, error=error
+                ),
+                file=sys.stderr,
+            )
 
     settings = get_settings()
     upgrade(settings.database.url)
@@ -152,7 +158,12 @@ def _apply_reviews(engine, reviews) -> int:
                     text = spec.get("text") or (first.text + (spec.get("append") or ""))
                     draft = decide.approve(session, first.id, user, text=text, via="simulate")
             except decide.ReviewError as error:
-                print(f"review of message {message.id} skipped: {error}", file=sys.stderr)
+                print(
+                    _("Review of message #{id} skipped: {error}").format(
+                        id=message.id, error=error
+                    ),
+                    file=sys.stderr,
+                )
                 continue
             arrived = message.sent_at or message.received_at
             at = arrived + timedelta(minutes=float(spec.get("minutes") or 5))

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from bot.cli import CommandError
 from bot.config import get_settings
+from bot.i18n import gettext as _
 
 log = logging.getLogger(__name__)
 WEBHOOK_PATH = "/webhooks/telegram"
@@ -44,7 +45,7 @@ def webhook_url(url: str) -> str:
     """The full webhook URL: a bare site URL gets replyline's Telegram webhook path."""
     parts = urlsplit(url)
     if parts.scheme not in ("https", "http") or not parts.netloc:
-        raise CommandError(f"{url!r} is not an http(s) URL")
+        raise CommandError(_("{url} is not an http(s) URL.").format(url=url))
     if parts.path.rstrip("/") == "":
         return url.rstrip("/") + WEBHOOK_PATH
     return url
@@ -56,7 +57,7 @@ def _services():
     services = Services.build(get_settings())
     channel = services.channels.get("telegram")
     if channel is None:
-        raise CommandError("Telegram is off: set REPLYLINE_TELEGRAM_BOT_TOKEN")
+        raise CommandError(_("Telegram is off: set REPLYLINE_TELEGRAM_BOT_TOKEN."))
     return services, channel
 
 
@@ -74,9 +75,9 @@ def _run(coroutine) -> None:
 
 def cmd_set_webhook(args) -> int:
     url = webhook_url(args.url)
-    _, channel = _services()
+    channel = _services()[1]
     if not channel.webhook_secret:
-        raise CommandError("set REPLYLINE_TELEGRAM_WEBHOOK_SECRET first; the webhook needs it")
+        raise CommandError(_("Set REPLYLINE_TELEGRAM_WEBHOOK_SECRET first; the webhook needs it."))
 
     async def run() -> None:
         try:
@@ -85,12 +86,12 @@ def cmd_set_webhook(args) -> int:
             await channel.stop()
 
     _run(run())
-    print(f"Telegram now posts updates to {url}")
+    print(_("Telegram now posts updates to {url}").format(url=url))
     return 0
 
 
 def cmd_delete_webhook(args) -> int:
-    _, channel = _services()
+    channel = _services()[1]
 
     async def run() -> None:
         try:
@@ -99,7 +100,7 @@ def cmd_delete_webhook(args) -> int:
             await channel.stop()
 
     _run(run())
-    print("webhook deleted; `replyline telegram poll` can receive updates now")
+    print(_("Webhook deleted; `replyline telegram poll` can receive updates now."))
     return 0
 
 
@@ -111,17 +112,19 @@ def cmd_poll(args) -> int:
             current = await channel.webhook_url()
             if current and not args.delete_webhook:
                 raise CommandError(
-                    f"a webhook is set ({current}); Telegram delivers to one or the other. "
-                    "Run `replyline telegram poll --delete-webhook` to switch to polling."
+                    _(
+                        "A webhook is set ({url}); Telegram delivers to one or the other. "
+                        "Run `replyline telegram poll --delete-webhook` to switch to polling."
+                    ).format(url=current)
                 )
             if current:
                 await channel.delete_webhook()
-                print(f"deleted the webhook {current}")
+                print(_("Deleted the webhook {url}").format(url=current))
             await poll(services, channel, args.timeout, args.rounds)
         finally:
             await channel.stop()
 
-    print("polling Telegram (Ctrl-C to stop); `replyline serve` processes and answers them")
+    print(_("Polling Telegram (Ctrl-C to stop); `replyline serve` processes and answers them."))
     with contextlib.suppress(KeyboardInterrupt):
         _run(run())
     return 0

@@ -7,6 +7,8 @@ import sys
 
 from bot.cli import CommandError
 from bot.config import get_settings
+from bot.i18n import gettext as _
+from bot.i18n import role_label
 
 
 def register(subparsers) -> None:
@@ -22,9 +24,9 @@ def register(subparsers) -> None:
 
 def read_password() -> str:
     if sys.stdin.isatty():
-        first = getpass.getpass("Password: ")
-        if first != getpass.getpass("Repeat password: "):
-            raise CommandError("passwords do not match")
+        first = getpass.getpass(_("Password: "))
+        if first != getpass.getpass(_("Repeat password: ")):
+            raise CommandError(_("The passwords do not match."))
         return first
     return sys.stdin.readline().rstrip("\n")
 
@@ -39,7 +41,7 @@ def cmd_user_add(args) -> int:
 
     password = read_password()
     if len(password) < 8:
-        raise CommandError("the password needs at least 8 characters")
+        raise CommandError(_("The password needs at least 8 characters."))
     settings = get_settings()
     if settings.database.is_sqlite:
         upgrade(settings.database.url)
@@ -55,6 +57,8 @@ def cmd_user_add(args) -> int:
                 )
             )
     except IntegrityError as error:
-        raise CommandError(f"a user named {args.name!r} (or with that chat id) exists") from error
-    print(f"created {args.role} {args.name}")
+        raise CommandError(
+            _("A user named {name} (or with that chat id) exists already.").format(name=args.name)
+        ) from error
+    print(_("Created {role} {name}.").format(role=role_label(args.role), name=args.name))
     return 0

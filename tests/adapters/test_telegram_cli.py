@@ -16,6 +16,7 @@ def env(monkeypatch, sqlite_url, telegram_api):
     monkeypatch.setenv("REPLYLINE_TELEGRAM_BOT_TOKEN", telegram_api.token)
     monkeypatch.setenv("REPLYLINE_TELEGRAM_API_BASE", telegram_api.api_base)
     monkeypatch.setenv("REPLYLINE_TELEGRAM_WEBHOOK_SECRET", WEBHOOK_SECRET)
+    monkeypatch.setenv("REPLYLINE_LANGUAGE", "en")  # the tests read English
     get_settings.cache_clear()
     yield monkeypatch
     get_settings.cache_clear()

@@ -284,7 +284,9 @@ def test_the_shell_adds_lists_approves_and_cancels_posts(database_url, monkeypat
         out = capsys.readouterr().out
         assert '"status": "approved"' in out and '"repeat": "0 9 * * mon"' in out
         assert replyline(["posts", "list"]) == 0
-        assert "每週一 09:00" in capsys.readouterr().out  # the brand language (zh-Hant)
+        listed = capsys.readouterr().out  # the brand language (zh-Hant), the zone named once
+        assert "每週一 09:00" in listed and "[已核准]" in listed and "(夥伴)" in listed
+        assert listed.count("台北時間（UTC+8）") == 1
         assert replyline(["posts", "cancel", "1", "--reason", "活動取消", "--as", "boss"]) == 0
         assert (
             replyline(

@@ -118,7 +118,7 @@ def test_the_faq_check_command_fails_with_what_it_found(tmp_path):
     assert bad.returncode == 1, bad.stderr
     assert "conflict: returns / return-policy" in bad.stdout
     assert "duplicate: shipping-fee / free-shipping" in bad.stdout
-    assert "5 entries, 3 findings" in bad.stdout
+    assert "5 則條目，3 項發現" in bad.stdout  # the brand's language (zh-Hant)
 
 
 def test_a_question_the_classifier_embedded_is_not_embedded_again(books):

@@ -70,8 +70,10 @@ def test_a_broken_segment_is_reported_with_its_line(tmp_path):
 
 def test_playbooks_check_fails_on_a_template_with_a_hole(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("REPLYLINE_DATABASE_URL", f"sqlite:///{tmp_path / 'r.db'}")
-    assert main(["playbooks", "check", str(DEFAULT_DIR)]) == 0
-    assert "rendering: 0 templates with debris" in capsys.readouterr().out
+    assert main(["--lang", "en", "playbooks", "check", str(DEFAULT_DIR)]) == 0
+    assert "Rendering: 0 templates with debris" in capsys.readouterr().out
+    assert main(["playbooks", "check", str(DEFAULT_DIR)]) == 0  # the brand's language
+    assert "套版：0 個範本有殘留字元" in capsys.readouterr().out
     brand = tmp_path / "brand"
     shutil.copytree(DEFAULT_DIR, brand)
     (brand / "other.yaml").write_text(

@@ -209,7 +209,9 @@ def test_only_an_admin_may_export_or_erase(cli_env, services, world, capsys):
     with session_scope(services.engine) as session:
         session.add(User(username="agent-a", password_hash="x", role="agent"))
     assert main(["contact", "export", str(mei.id), "--as", "agent-a"]) == 2
-    assert "no active admin" in capsys.readouterr().err
+    assert "沒有名為 agent-a 的有效管理員" in capsys.readouterr().err  # the brand's language
+    assert main(["--lang", "en", "contact", "export", str(mei.id), "--as", "agent-a"]) == 2
+    assert "No active admin is named agent-a" in capsys.readouterr().err
 
 
 def test_erasing_takes_their_words_out_of_crisis_incidents(services, world):

@@ -343,7 +343,7 @@ def test_processes_starting_together_on_a_new_database_create_one_admin(database
     race([start(s) for s in started])
     with Session(started[0].engine) as session:
         assert [u.username for u in session.exec(select(User))] == ["admin"]
-    assert capsys.readouterr().err.count("first start: created console user 'admin'") == 1
+    assert capsys.readouterr().err.count("首次啟動：已建立主控台使用者 'admin'") == 1
     for services in started:
         services.engine.dispose()
 

@@ -16,7 +16,7 @@ def test_first_login_logout_and_huge_ids_on_a_real_serve(tmp_path):
     log = tmp_path / "serve.log"
     server = ServeProcess(f"sqlite:///{tmp_path / 'replyline.db'}", log)
     try:
-        password = re.search(r"'admin' with password: (\S+)", log.read_text()).group(1)
+        password = re.search(r"'admin'，密碼：(\S+)", log.read_text()).group(1)  # zh-Hant
         with httpx.Client(base_url=server.url, timeout=10) as admin:
             first = admin.post("/console/login", data={"username": "admin", "password": password})
             assert first.status_code == 303 and first.headers["location"] == "/console/password"

@@ -105,7 +105,7 @@ def test_the_first_start_admin_must_set_a_new_password_before_anything_else(
 ):
     _print_welcome(services, settings)
     printed = capsys.readouterr().err
-    password = printed.split("password: ")[1].split()[0]
+    password = printed.split("密碼：")[1].split()[0]  # the brand's language, zh-Hant
     app = make_app()
     client = TestClient(app)
     first = login(client, "admin", password)
