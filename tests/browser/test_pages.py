@@ -37,12 +37,13 @@ PAGES = {  # name → path (filled with the seeded ids)
     "users": "/console/users",
     "playbooks": "/console/playbooks",
     "chat": "/chat",
+    "not-found": "/console/no-such-page",
 }
 # Pages whose texts are translated (helper I's list, /work/notes/I-status.md) and whose times are
 # in the brand's zone: on these, a word of the other language or a UTC time fails the test.
 TRANSLATED: set[str] = {
     "queue", "incidents", "incident", "tickets", "audit", "proposals", "users", "playbooks",
-    "settings", "chat",
+    "settings", "chat", "not-found",
 }  # fmt: skip
 TRANSLATED |= {"calendar-week", "calendar-month", "report"}
 LOCAL_TIMES: set[str] = set(PAGES)
