@@ -9,10 +9,16 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from bot.i18n import current_locale
 from bot.i18n.jinja import install as install_i18n
 from bot.reports import Report, charts, wording
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
+
+
+def gap() -> str:
+    """What goes between two sentences: a space in English, nothing after a Chinese 。."""
+    return "" if current_locale().startswith("zh") else " "
 
 
 def install(env: Environment) -> Environment:
@@ -31,6 +37,7 @@ def install(env: Environment) -> Environment:
         status_label=wording.status_label,
         timeline_step=wording.timeline_step,
         recommendation_text=wording.recommendation,
+        gap=gap,
     )
     return env
 
