@@ -26,6 +26,7 @@ from bot.pipeline.worker_process import WorkerProcess
 from bot.reports.render import install as install_report_helpers
 from bot.services import Services
 from bot.web import error_pages
+from bot.web.audit_notes import audit_note
 from bot.web.bounds import integers_in_range
 from bot.web.deps import LoginRequired, PasswordChangeRequired, require_role
 from bot.web.protect import install as install_protections
@@ -106,6 +107,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         crisis_routes.banner_incidents, services.engine
     )
     app.state.templates.env.globals["contact_name"] = contact_name
+    app.state.templates.env.globals["audit_note"] = audit_note
     app.state.templates.env.globals["conversation_name"] = conversation_name
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     for module in (
