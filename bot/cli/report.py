@@ -4,12 +4,13 @@ the same numbers in report.json."""
 
 from __future__ import annotations
 
+import argparse
 import time
 from pathlib import Path
 
-from bot.cli import CommandError
+from bot.cli import CommandError, _language
 from bot.config import get_settings
-from bot.i18n import LOCALES, supported, use_locale
+from bot.i18n import LOCALES, use_locale
 from bot.i18n import gettext as _
 
 
@@ -23,25 +24,15 @@ def register(subparsers) -> None:
     report.add_argument(
         "--lang",
         type=_language,
-        default=None,
+        default=argparse.SUPPRESS,  # else it would undo `replyline --lang en report ...`
         help=f"the report's language: {' or '.join(LOCALES)} (default: REPLYLINE_LANGUAGE)",
     )
     report.set_defaults(func=cmd_report)
 
 
-def _language(tag: str) -> str:
-    found = supported(tag)
-    if found is None:
-        raise ValueError(tag)  # argparse: "invalid _language value"
-    return found
-
-
-_language.__name__ = "language"  # what argparse calls the value it refuses
-
-
 def cmd_report(args) -> int:
     settings = get_settings()
-    with use_locale(args.lang or settings.language, settings.timezone):
+    with use_locale(getattr(args, "lang", None) or settings.language, settings.timezone):
         return _write(args, settings)
 
 

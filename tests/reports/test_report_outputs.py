@@ -194,6 +194,9 @@ def test_the_shell_report_is_in_the_brands_language_unless_told(
         assert replyline(["report", "--from", FIRST, "--to", LAST, "--out", str(tmp_path)]) == 0
         assert "互動報表" in (tmp_path / "report.html").read_text(encoding="utf-8")
         assert "已寫入 " in capsys.readouterr().out
+        assert replyline(["--lang", "en", "report", "--from", FIRST, "--to", LAST,
+                          "--out", str(tmp_path)]) == 0  # fmt: skip
+        assert "Engagement report" in (tmp_path / "report.html").read_text(encoding="utf-8")
         with pytest.raises(SystemExit):
             replyline(["report", "--from", FIRST, "--to", LAST, "--out", ".", "--lang", "fr"])
     finally:
