@@ -1,5 +1,6 @@
 """The monthly report: on the first of each month the leader sends supervisors (the
-`report_recipients`) a summary of last month with a link to the full report in the console."""
+`report_recipients`) a summary of last month with a link to the full report in the console,
+each in their own language (the console user linked to the chat, else the brand's)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,14 @@ import logging
 from datetime import date
 
 from apscheduler.triggers.cron import CronTrigger
+from sqlmodel import Session
 
 from bot import scheduler as jobs
 from bot.calendar.posts import zone
 from bot.delivery import notify
-from bot.reports import Period, build_report
+from bot.i18n import gettext as _
+from bot.i18n import localdate, stage_label, use_locale
+from bot.reports import Period, build_report, wording
 from db.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -24,35 +28,52 @@ def report_link(settings, period: Period) -> str:
     return f"{settings.web.console_url}/reports?from={period.first}&to={period.last}"
 
 
-def _minutes(value) -> str:
-    return "n/a" if value is None else f"{value:g} min"
-
-
-def _pct(value) -> str:
-    return "n/a" if value is None else f"{value * 100:.0f}%"
-
-
 def summary(data: dict, link: str) -> str:
-    """A short message for Telegram or LINE: the headline numbers, the first recommendation,
-    and the link."""
+    """A short message for Telegram or LINE in the current language: the headline numbers,
+    the first recommendation, and the link."""
     m, r, c = data["messages"], data["responses"], data["contacts"]
     s, cp, p = data["stages"], data["complaints"], data["posts"]
-    top = data["recommendations"][0]
+    top = wording.recommendation(data["recommendations"][0])
+    period = {"first": localdate(data["period"]["from"]), "last": localdate(data["period"]["to"])}
+    minutes = {
+        key: _("%(minutes)s min") % {"minutes": wording.number(r[key])}
+        for key in ("median_minutes", "p90_minutes", "target_minutes")
+    }
     return "\n".join(
         [
-            f"replyline report {data['period']['from']} – {data['period']['to']}",
-            f"Messages: {m['total']} (before: {m['previous_total']}); complaints {cp['total']} "
-            f"({_pct(cp['share'])})",
-            f"First response: median {_minutes(r['median_minutes'])}, p90 "
-            f"{_minutes(r['p90_minutes'])} (target {r['target_minutes']} min); "
-            f"unanswered {r['unanswered']}",
-            f"Contacts: {c['active']} active, {c['new']} new, retention "
-            f"{_pct(c['retention_rate'])}",
-            f"Stages: +{s['moved_to_relationship']} relationship, "
-            f"+{s['moved_to_collaboration']} collaboration",
-            f"Posts sent: {p['sent']}; contacts reached: {data['reach']['contacts_reached']}",
-            f"First recommendation: {top['title']}. {top['evidence']}",
-            f"Full report: {link}",
+            _("replyline report %(first)s – %(last)s") % period,
+            _("Messages: %(total)s (before: %(previous)s); complaints %(complaints)s (%(share)s)")
+            % {
+                "total": m["total"],
+                "previous": m["previous_total"],
+                "complaints": cp["total"],
+                "share": wording.pct(cp["share"]),
+            },
+            _(
+                "First response: median %(median_minutes)s, p90 %(p90_minutes)s (target "
+                "%(target_minutes)s); unanswered %(unanswered)s"
+            )
+            % {**minutes, "unanswered": r["unanswered"]},
+            _("Contacts: %(active)s active, %(new)s new, retention %(retention)s")
+            % {
+                "active": c["active"],
+                "new": c["new"],
+                "retention": wording.pct(c["retention_rate"]),
+            },
+            _(
+                "Stages: %(relationship)s +%(up_relationship)s, "
+                "%(collaboration)s +%(up_collaboration)s"
+            )
+            % {
+                "relationship": stage_label("relationship"),
+                "up_relationship": s["moved_to_relationship"],
+                "collaboration": stage_label("collaboration"),
+                "up_collaboration": s["moved_to_collaboration"],
+            },
+            _("Posts sent: %(posts)s; contacts reached: %(reached)s")
+            % {"posts": p["sent"], "reached": data["reach"]["contacts_reached"]},
+            _("First recommendation: %(title)s. %(evidence)s") % top,
+            _("Full report: %(link)s") % {"link": link},
         ]
     )
 
@@ -68,9 +89,13 @@ async def send_report(services, today: date | None = None) -> dict[str, bool]:
     tz = zone(settings.timezone)
     period = Period.month_before(today or utcnow().astimezone(tz).date(), tz)
     report = await asyncio.to_thread(build_report, services.engine, settings, period, False)
-    text = summary(report.data, report_link(settings, period))
+    link = report_link(settings, period)
     outcome = {}
     for recipient in settings.reports.recipients:
+        with Session(services.engine) as session:
+            reader = notify.reader_locale(session, recipient)
+        with use_locale(reader):  # the linked console user's language, else the brand's
+            text = summary(report.data, link)
         try:
             result = await notify.push(services.channels, recipient, text)
         except ValueError as error:  # a malformed recipient in the settings

@@ -273,7 +273,12 @@ def test_incidents_and_proposals_of_the_period_are_listed_with_their_timelines(e
 
 
 def test_supervisors_get_the_monthly_report_as_a_summary_with_a_link(services, settings):
+    """Each in their language: the supervisor linked to telegram:42 reads English, the LINE
+    chat no console user is linked to reads the brand's Traditional Chinese."""
     build(services.engine)
+    with session_scope(services.engine) as session:
+        session.add(User(username="lee", password_hash=hash_password("super pw 1"),
+                         role="supervisor", telegram_user_id="42", locale="en"))  # fmt: skip
     settings.reports.recipients = "telegram:42, line:Uabc"
     settings.web.public_url = "https://care.example.tw"
     telegram, line = FakeChannel("telegram"), FakeChannel("line")
@@ -281,16 +286,20 @@ def test_supervisors_get_the_monthly_report_as_a_summary_with_a_link(services, s
     outcome = asyncio.run(send_report(services, today=date(2026, 12, 1)))
     assert outcome == {"telegram:42": True, "line:Uabc": True}
     [(recipient, text, _)] = telegram.pushed
-    assert recipient == "42" and line.pushed == [("Uabc", text, [])]
-    assert text.startswith("replyline report 2026-11-01 – 2026-11-30")
+    assert recipient == "42"
+    assert text.startswith("replyline report Nov 1, 2026 – Nov 30, 2026")
     # all of November: m1..m9 and p2 (11-01); before it (10-02..10-31): p1
     assert "Messages: 10 (before: 1); complaints 2 (20%)" in text
     # p2's turn, never answered, now counts too
     assert "First response: median 37.5 min, p90 120 min (target 60 min); unanswered 2" in text
     assert "First recommendation: Answer the conversations left without a reply." in text
-    assert text.endswith(
-        "Full report: https://care.example.tw/console/reports?from=2026-11-01&to=2026-11-30"
-    )
+    link = "https://care.example.tw/console/reports?from=2026-11-01&to=2026-11-30"
+    assert text.endswith(f"Full report: {link}")
+    [(chat, chinese, _)] = line.pushed
+    assert chat == "Uabc" and chinese.startswith("replyline 報表 2026年11月1日 – 2026年11月30日")
+    assert "訊息：10 則（上一期 1 則）；客訴 2 則（20%）" in chinese
+    assert "第一次回覆：中位數 37.5 分鐘，p90 120 分鐘（目標 60 分鐘）；未回覆 2 段" in chinese
+    assert "首要建議：回覆還沒有人回應的對話。" in chinese and chinese.endswith(f"完整報表：{link}")
 
 
 def test_the_monthly_report_and_the_calendar_sweep_are_standing_jobs(services):
