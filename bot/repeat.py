@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, time
 
+from bot.errors import Invalid
 from bot.i18n import N_
 from bot.i18n import gettext as _
 
@@ -18,7 +19,7 @@ _DAY_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")  # crontab order:
 _WORKDAYS = frozenset({1, 2, 3, 4, 5})
 
 
-class RepeatError(ValueError):
+class RepeatError(Invalid, ValueError):
     """A repeat that cannot be made from what was chosen; the message says why."""
 
 
@@ -34,11 +35,13 @@ class Repeat:
 
     def __post_init__(self) -> None:
         if self.every not in EVERY:
-            raise RepeatError(f"repeat must be one of: {', '.join(EVERY)}")
+            raise RepeatError(N_("repeat must be one of: {values}"), values=", ".join(EVERY))
         if self.every == "week" and self.weekday not in range(7):
-            raise RepeatError("a weekly repeat needs a day of the week")
+            raise RepeatError(N_("a weekly repeat needs a day of the week"))
         if self.every == "month" and self.day not in range(1, LAST_MONTH_DAY + 1):
-            raise RepeatError(f"a monthly repeat needs a day from 1 to {LAST_MONTH_DAY}")
+            raise RepeatError(
+                N_("a monthly repeat needs a day from 1 to {last}"), last=LAST_MONTH_DAY
+            )
 
     def cron(self) -> str:
         """The five crontab fields (minute hour day month weekday) the scheduler runs."""
@@ -63,12 +66,12 @@ def from_form(every: str, at: str, weekday: str = "", day: str = "", start: date
         hour, minute = (int(part) for part in (at or "").strip().split(":")[:2])
         clock = time(hour, minute)
     except ValueError as error:
-        raise RepeatError(f"{at!r} is not a time of day like 10:00") from error
+        raise RepeatError(N_("{at!r} is not a time of day like 10:00"), at=at) from error
     try:
         weekday_number = int(weekday) if str(weekday).strip() else None
         day_number = int(day) if str(day).strip() else None
     except ValueError as error:
-        raise RepeatError("the day of a repeat must be a number") from error
+        raise RepeatError(N_("the day of a repeat must be a number")) from error
     if start is not None:
         weekday_number = start.weekday() if weekday_number is None else weekday_number
         day_number = start.day if day_number is None else day_number

@@ -15,6 +15,8 @@ from apscheduler.triggers.date import DateTrigger
 from sqlmodel import Session, col, or_, select
 
 from bot.auth.roles import has_role
+from bot.errors import Conflict, Forbidden, Invalid, NotFound
+from bot.i18n.catalog import N_
 from bot.repeat import Repeat
 from db.enums import PostStatus
 from db.models import AuditLog, Post, PostRun, User
@@ -35,19 +37,11 @@ TARGET_HELP = (
 _WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
 
 
-class PostError(Exception):
-    """A calendar action that cannot be done; `status` is the HTTP status that fits it."""
-
-    def __init__(self, message: str, status: int = 422):
-        super().__init__(message)
-        self.status = status
-
-
 def check_image_url(url: str) -> str:
     """A linked image must be a public https URL (LINE fetches images only over https)."""
     url = url.strip()
     if not re.fullmatch(r"https://[^\s<>\"']{4,490}", url):
-        raise PostError("an image link must be an https:// URL")
+        raise Invalid(N_("an image link must be an https:// URL"))
     return url
 
 
@@ -57,7 +51,9 @@ def parse_target(spec: str) -> tuple[str, str]:
     channel, _, target = (spec or "").strip().partition(":")
     pattern = TARGETS.get(channel)
     if pattern is None or not pattern.match(target):
-        raise PostError(f"target {spec!r} is not one of: {TARGET_HELP}")
+        raise Invalid(
+            N_("target {spec!r} is not one of: {targets}"), spec=spec, targets=TARGET_HELP
+        )
     return channel, target
 
 
@@ -76,7 +72,7 @@ def _weekday_names(field: str) -> str:
         else:
             low = high = int(base)
         if not (0 <= low <= 7 and 0 <= high <= 7 and low <= high):
-            raise PostError(f"day of week {part!r} is out of range 0-7")
+            raise Invalid(N_("day of week {part!r} is out of range 0-7"), part=part)
         days.update(d % 7 for d in range(low, high + 1, int(step or 1)))
     return ",".join(_WEEKDAYS[d] for d in sorted(days))
 
@@ -86,7 +82,7 @@ def cron_trigger(expr: str, timezone: str, start: datetime | None = None) -> Cro
     refused when it would post more often than hourly."""
     fields = (expr or "").split()
     if len(fields) != 5:
-        raise PostError("a repeat rule has five fields: minute hour day month weekday")
+        raise Invalid(N_("a repeat rule has five fields: minute hour day month weekday"))
     minute, hour, day, month, weekday = fields
     try:
         trigger = CronTrigger(
@@ -99,12 +95,12 @@ def cron_trigger(expr: str, timezone: str, start: datetime | None = None) -> Cro
             start_date=start,
         )
     except ValueError as error:
-        raise PostError(f"repeat rule {expr!r}: {error}") from error
+        raise Invalid(N_("repeat rule {rule!r}: {reason}"), rule=expr, reason=str(error)) from error
     times = upcoming(trigger, start or utcnow(), limit=48)
     if not times:
-        raise PostError(f"repeat rule {expr!r} never fires")
+        raise Invalid(N_("repeat rule {rule!r} never fires"), rule=expr)
     if any(b - a < MIN_INTERVAL for a, b in zip(times, times[1:], strict=False)):
-        raise PostError("a recurring post may go out at most once an hour")
+        raise Invalid(N_("a recurring post may go out at most once an hour"))
     return trigger
 
 
@@ -113,12 +109,14 @@ def repeat_rule(user: User, every: Repeat | None = None, cron: str | None = None
     syntax, which only admins may write (everyone else picks a repeat in words)."""
     cron = (cron or "").strip()
     if cron and not has_role(user, "admin"):
-        raise PostError(
-            "only an admin can type a repeat as a cron rule; choose how often it repeats instead",
-            403,
+        raise Forbidden(
+            N_(
+                "only an admin can type a repeat as a cron rule; "
+                "choose how often it repeats instead"
+            )
         )
     if cron and every is not None:
-        raise PostError("choose how often the post repeats, or type a cron rule, not both")
+        raise Invalid(N_("choose how often the post repeats, or type a cron rule, not both"))
     return every.cron() if every is not None else cron or None
 
 
@@ -127,7 +125,9 @@ def parse_local(text: str, timezone: str) -> datetime:
     try:
         when = datetime.fromisoformat((text or "").strip().replace("Z", "+00:00"))
     except ValueError as error:
-        raise PostError(f"{text!r} is not a date and time like 2026-12-01 10:00") from error
+        raise Invalid(
+            N_("{text!r} is not a date and time like 2026-12-01 10:00"), text=text
+        ) from error
     return when if when.tzinfo else when.replace(tzinfo=zone(timezone))
 
 
@@ -135,7 +135,7 @@ def zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as error:
-        raise PostError(f"unknown time zone {name!r}") from error
+        raise Invalid(N_("unknown time zone {name!r}"), name=name) from error
 
 
 def upcoming(trigger: BaseTrigger, after: datetime, limit: int, until: datetime | None = None):
@@ -184,19 +184,19 @@ def create_post(
     now = now or utcnow()
     text = (text or "").strip()
     if not text:
-        raise PostError("a post needs text")
+        raise Invalid(N_("a post needs text"))
     if len(text) > MAX_TEXT:
-        raise PostError(f"a post can be at most {MAX_TEXT} characters")
+        raise Invalid(N_("a post can be at most {size} characters"), size=MAX_TEXT)
     if stage_goal not in STAGES:
-        raise PostError(f"the stage goal must be one of {', '.join(STAGES)}")
+        raise Invalid(N_("the stage goal must be one of {values}"), values=", ".join(STAGES))
     if when.tzinfo is None:
-        raise PostError("the time needs a time zone")
+        raise Invalid(N_("the time needs a time zone"))
     channel, address = parse_target(target)
     cron = (cron or "").strip() or None
     if cron:
         cron_trigger(cron, timezone, start=when)
     elif when <= now:
-        raise PostError("that time has passed; choose a time in the future")
+        raise Invalid(N_("that time has passed; choose a time in the future"))
     post = Post(
         text=text,
         image=image or None,
@@ -228,12 +228,15 @@ def approve_post(
     cannot be approved any more."""
     now = now or utcnow()
     if not has_role(user, "supervisor"):
-        raise PostError("only a supervisor can approve posts", 403)
+        raise Forbidden(N_("only a supervisor can approve posts"))
     post = _get(session, post_id)
     if post.status != "planned":
-        raise PostError(f"post {post_id} is {post.status}, not waiting for approval", 409)
+        raise Conflict(N_("post {post} is {status}, not waiting for approval"), post=post_id,
+                       status=post.status)  # fmt: skip
     if not post.cron and post.scheduled_at + grace < now:
-        raise PostError(f"post {post_id}'s time has passed; add it again with a new time", 409)
+        raise Conflict(
+            N_("post {post}'s time has passed; add it again with a new time"), post=post_id
+        )
     post.status, post.approved_by_id, post.approved_at = PostStatus.APPROVED, user.id, now
     session.add(post)
     _audit(session, user, via, "post_approve", post, f"post {post.id}")
@@ -247,10 +250,10 @@ def cancel_post(
     post (a recurring one stops recurring)."""
     post = _get(session, post_id)
     if post.status not in OPEN:
-        raise PostError(f"post {post_id} is already {post.status}", 409)
+        raise Conflict(N_("post {post} is already {status}"), post=post_id, status=post.status)
     own_plan = post.created_by_id == user.id and post.status == "planned"
     if not (own_plan or has_role(user, "supervisor")):
-        raise PostError("only a supervisor can cancel this post", 403)
+        raise Forbidden(N_("only a supervisor can cancel this post"))
     post.status, post.cancelled_by_id, post.cancelled_at = PostStatus.CANCELLED, user.id, utcnow()
     session.add(post)
     why = f"post {post.id}" + (f": {reason.strip()}" if reason and reason.strip() else "")
@@ -261,7 +264,7 @@ def cancel_post(
 def _get(session: Session, post_id: int) -> Post:
     post = session.get(Post, post_id, with_for_update=True)
     if post is None:
-        raise PostError(f"post {post_id} does not exist", 404)
+        raise NotFound(N_("post {post} does not exist"), post=post_id)
     return post
 
 

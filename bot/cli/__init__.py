@@ -28,7 +28,8 @@ COMMAND_MODULES = (
 
 
 class CommandError(Exception):
-    """A command that cannot do what was asked; printed without a traceback, exit code 2."""
+    """A command that cannot do what was asked; printed without a traceback, exit code 2 (as
+    is a refusal of the domain, bot/errors.py, in its English text)."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -65,6 +66,7 @@ def _language(tag: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from bot.config import SettingsError, get_settings
+    from bot.errors import DomainError
     from bot.i18n import configure, use_locale
     from bot.logs import setup_logging_from_settings  # redacting, optionally JSON (bot/logs.py)
 
@@ -77,7 +79,10 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(args, "as_user", "") is None:  # --as not given: REPLYLINE_USER
             args.as_user = settings.cli_user
         with use_locale(args.lang):  # over the brand's language, which services set again
-            return int(args.func(args) or 0)
+            try:
+                return int(args.func(args) or 0)
+            except DomainError as error:  # a refusal (bot/errors.py), in this language
+                raise CommandError(error.text()) from error
     except (CommandError, PlaybookError, SettingsError) as error:  # bad files or settings
         print(f"replyline: {error}", file=sys.stderr)
         return 2

@@ -109,10 +109,7 @@ def cmd_show(args) -> int:
     from db.models import IncidentAlert
 
     with Session(_engine()) as session:
-        try:
-            incident = incidents.get(session, args.id)
-        except incidents.IncidentError as error:
-            raise CommandError(str(error)) from error
+        incident = incidents.get(session, args.id)
         messages = incidents.messages_of(session, args.id)
         contacts = contacts_by_id(session, (m.contact_id for m in messages))
         notes = incidents.notes_of(session, args.id)
@@ -154,22 +151,18 @@ def cmd_show(args) -> int:
 def _step(args, fn, **kwargs):
     from sqlmodel import select
 
-    from bot.crisis.incidents import IncidentError
     from db.engine import session_scope
     from db.models import User
 
     if not args.as_user:
         raise CommandError(_("Say who takes this step: --as USERNAME (or set REPLYLINE_USER)."))
-    try:
-        with session_scope(_engine()) as session:
-            user = session.exec(select(User).where(User.username == args.as_user)).first()
-            if user is None or not user.active:
-                raise CommandError(
-                    _("No active console user is named {name}.").format(name=args.as_user)
-                )
-            return fn(session, args.id, user, via="cli", **kwargs)
-    except IncidentError as error:
-        raise CommandError(str(error)) from error
+    with session_scope(_engine()) as session:
+        user = session.exec(select(User).where(User.username == args.as_user)).first()
+        if user is None or not user.active:
+            raise CommandError(
+                _("No active console user is named {name}.").format(name=args.as_user)
+            )
+        return fn(session, args.id, user, via="cli", **kwargs)
 
 
 def _stop_alerts(incident_id: int) -> None:

@@ -118,22 +118,18 @@ def _said(draft) -> None:
 def _as_user(args, act) -> int:
     from sqlmodel import select
 
-    from bot.review.decisions import ReviewError
     from db.engine import session_scope
     from db.models import User
 
     if not args.as_user:
         raise CommandError(_("Say who decides: --as USERNAME (or set REPLYLINE_USER)."))
-    try:
-        with session_scope(_engine()) as session:
-            user = session.exec(select(User).where(User.username == args.as_user)).first()
-            if user is None or not user.active:
-                raise CommandError(
-                    _("No active console user is named {name}.").format(name=args.as_user)
-                )
-            act(session, user)
-    except ReviewError as error:
-        raise CommandError(str(error)) from error
+    with session_scope(_engine()) as session:
+        user = session.exec(select(User).where(User.username == args.as_user)).first()
+        if user is None or not user.active:
+            raise CommandError(
+                _("No active console user is named {name}.").format(name=args.as_user)
+            )
+        act(session, user)
     return 0
 
 

@@ -84,7 +84,6 @@ def _run(args, action):
     the post's scheduler job in line with its new status."""
     from sqlmodel import select
 
-    from bot.calendar.posts import PostError
     from bot.calendar.publish import grace_of, sync_job
     from bot.scheduler import job_table
     from db.engine import make_engine, session_scope
@@ -96,16 +95,13 @@ def _run(args, action):
     settings = get_settings()
     if settings.database.is_sqlite:
         upgrade(settings.database.url)
-    try:
-        with session_scope(make_engine(settings.database.url)) as session:
-            user = session.exec(select(User).where(User.username == args.as_user)).first()
-            if user is None or not user.active:
-                raise CommandError(
-                    _("No active console user is named {name}.").format(name=args.as_user)
-                )
-            post = action(session, user, settings)
-    except PostError as error:
-        raise CommandError(str(error)) from error
+    with session_scope(make_engine(settings.database.url)) as session:
+        user = session.exec(select(User).where(User.username == args.as_user)).first()
+        if user is None or not user.active:
+            raise CommandError(
+                _("No active console user is named {name}.").format(name=args.as_user)
+            )
+        post = action(session, user, settings)
 
     async def sync() -> None:
         async with job_table(settings.database.url) as table:
@@ -116,9 +112,8 @@ def _run(args, action):
 
 
 def cmd_add(args) -> int:
-    from bot.calendar.media import ImageRejected, save_image
+    from bot.calendar.media import save_image
     from bot.calendar.posts import (
-        PostError,
         check_image_url,
         create_post,
         parse_local,
@@ -135,11 +130,8 @@ def cmd_add(args) -> int:
         elif args.image:
             path = Path(args.image)
             if not path.is_file():
-                raise PostError(f"{path} is not a file")
-            try:
-                image = save_image(settings.calendar.media_dir, path.read_bytes())
-            except ImageRejected as error:
-                raise PostError(str(error)) from error
+                raise CommandError(_("{path} is not a file.").format(path=path))
+            image = save_image(settings.calendar.media_dir, path.read_bytes())
         when = parse_local(args.at, settings.timezone)
         cron = repeat_rule(
             user, _every(args.every, when.astimezone(zone(settings.timezone))), args.repeat
@@ -176,11 +168,10 @@ def _every(choice: str | None, start):
     if choice in WEEKDAY_NAMES:
         return Repeat("week", at, weekday=WEEKDAY_NAMES.index(choice))
     if choice == "month":
-        from bot.calendar.posts import PostError
         from bot.repeat import LAST_MONTH_DAY
 
         if start.day > LAST_MONTH_DAY:
-            raise PostError(
+            raise CommandError(
                 _("A monthly post starts on day 1 to {last} of the month.").format(
                     last=LAST_MONTH_DAY
                 )

@@ -118,6 +118,7 @@ def _apply_reviews(engine, reviews) -> int:
 
     from sqlmodel import col, select
 
+    from bot.errors import DomainError
     from bot.review import decisions as decide
     from bot.web.security import hash_password
     from db.engine import session_scope
@@ -157,10 +158,10 @@ def _apply_reviews(engine, reviews) -> int:
                     assert first.id is not None  # read from the table
                     text = spec.get("text") or (first.text + (spec.get("append") or ""))
                     draft = decide.approve(session, first.id, user, text=text, via="simulate")
-            except decide.ReviewError as error:
+            except DomainError as error:
                 print(
                     _("Review of message #{id} skipped: {error}").format(
-                        id=message.id, error=error
+                        id=message.id, error=error.text()
                     ),
                     file=sys.stderr,
                 )

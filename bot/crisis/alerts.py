@@ -27,6 +27,7 @@ from sqlmodel import Session
 from bot import scheduler
 from bot.crisis import incidents
 from bot.delivery.notify import push, reader_locale
+from bot.errors import DomainError
 from bot.i18n import gettext as _
 from bot.i18n import pgettext, stamp, use_locale
 from bot.review import actions
@@ -279,8 +280,8 @@ def on_ack_press(session: Session, user: User | None, press: actions.Press, payl
     incident_id = int(payload)
     try:
         incident = incidents.acknowledge(session, incident_id, user, via=press.channel)
-    except incidents.IncidentError as error:
-        return str(error)
+    except DomainError as error:
+        return error.text()  # in the presser's language (actions.dispatch)
     event.listen(session, "after_commit", lambda _s: cancel(incident_id), once=True)
     return _("Incident #{id} acknowledged by {who}. Alerts stopped.").format(
         id=incident.id, who=incident.acknowledged_by

@@ -16,6 +16,8 @@ from sqlmodel import Session, col, select
 
 from bot.auth.roles import has_role
 from bot.crisis.signals import Observation, Signal
+from bot.errors import Conflict, Forbidden, Invalid, NotFound
+from bot.i18n.catalog import N_
 from db.enums import IncidentStatus, Role
 from db.models import Incident, IncidentMessage, IncidentNote, Message, User
 from db.types import utcnow
@@ -23,14 +25,6 @@ from db.types import utcnow
 ACTIVE = (IncidentStatus.OPEN, IncidentStatus.ACKNOWLEDGED)
 SPIKE_KINDS = {"volume", "share"}
 EXAMPLES = 3
-
-
-class IncidentError(Exception):
-    """A step that cannot be taken; `status` is the HTTP status that fits it."""
-
-    def __init__(self, message: str, status: int = 409):
-        super().__init__(message)
-        self.status = status
 
 
 @dataclass
@@ -266,15 +260,15 @@ def _to_bytes(vector: np.ndarray | None) -> bytes | None:
 def get(session: Session, incident_id: int, lock: bool = False) -> Incident:
     incident = session.get(Incident, incident_id, with_for_update=lock)
     if incident is None:
-        raise IncidentError(f"incident {incident_id} does not exist", 404)
+        raise NotFound(N_("incident {incident} does not exist"), incident=incident_id)
     return incident
 
 
 def _require(user: User | None) -> User:
     if user is None or not user.active:
-        raise IncidentError("only a supervisor linked to a console user can do this", 403)
+        raise Forbidden(N_("only a supervisor linked to a console user can do this"))
     if not has_role(user, Role.SUPERVISOR):
-        raise IncidentError("this needs the supervisor role", 403)
+        raise Forbidden(N_("this needs the supervisor role"))
     return user
 
 
@@ -285,8 +279,12 @@ def acknowledge(
     user = _require(user)
     incident = get(session, incident_id, lock=True)
     if incident.status != IncidentStatus.OPEN:
-        who = incident.acknowledged_by or incident.resolved_by or "someone"
-        raise IncidentError(f"incident {incident_id} is already {incident.status} by {who}")
+        who = incident.acknowledged_by or incident.resolved_by
+        if who is None:
+            raise Conflict(N_("incident {incident} is already {status}"), incident=incident_id,
+                           status=incident.status)  # fmt: skip
+        raise Conflict(N_("incident {incident} is already {status} by {name}"),
+                       incident=incident_id, status=incident.status, name=who)  # fmt: skip
     now = utcnow()
     incident.status, incident.acknowledged_at, incident.acknowledged_by = (
         IncidentStatus.ACKNOWLEDGED,
@@ -306,10 +304,10 @@ def resolve(
     user = _require(user)
     note = (note or "").strip()
     if not note:
-        raise IncidentError("say how the incident was resolved", 422)
+        raise Invalid(N_("say how the incident was resolved"))
     incident = get(session, incident_id, lock=True)
     if incident.status == IncidentStatus.RESOLVED:
-        raise IncidentError(f"incident {incident_id} is already resolved")
+        raise Conflict(N_("incident {incident} is already resolved"), incident=incident_id)
     now = utcnow()
     if incident.status == IncidentStatus.OPEN:
         incident.acknowledged_at, incident.acknowledged_by = now, user.username
@@ -330,7 +328,7 @@ def add_note(
     user = _require(user)
     text = (text or "").strip()
     if not text:
-        raise IncidentError("a note cannot be empty", 422)
+        raise Invalid(N_("a note cannot be empty"))
     incident = get(session, incident_id)
     incident.updated_at = utcnow()
     session.add(incident)

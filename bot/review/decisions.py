@@ -15,6 +15,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from bot.auth.roles import ROLE_RANK, has_role
+from bot.errors import Conflict, Forbidden, Invalid, NotFound
+from bot.i18n.catalog import N_
+from db.enums import Role
 from db.models import (
     Assignment,
     AuditLog,
@@ -37,42 +40,34 @@ MANUAL = "manual"  # the playbook name of a reply a person wrote from scratch
 WRITE_SLOT = "manual/write"  # an empty candidate keeping a message whose drafts were rejected
 
 
-class ReviewError(Exception):
-    """A decision that cannot be made; `status` is the HTTP status that fits it."""
-
-    def __init__(self, message: str, status: int = 409):
-        super().__init__(message)
-        self.status = status
-
-
 def is_crisis(message: Message) -> bool:
     """Crisis-related: linked to an incident, or raised to crisis priority by crisis detection."""
     return message.incident_id is not None or (message.priority or 0) >= CRISIS_PRIORITY
 
 
-def required_role(draft: Draft, message: Message | None) -> str:
+def required_role(draft: Draft, message: Message | None) -> Role:
     """The draft's own role, raised to supervisor when the message is part of a crisis."""
-    if message is not None and is_crisis(message) and draft.required_role == "agent":
-        return "supervisor"
-    return draft.required_role
+    if message is not None and is_crisis(message) and draft.required_role == Role.AGENT:
+        return Role.SUPERVISOR
+    return Role(draft.required_role)
 
 
 def _open_draft(session: Session, draft_id: int, user: User) -> Draft:
     draft = session.get(Draft, draft_id, with_for_update=True)
     if draft is None:
-        raise ReviewError(f"draft {draft_id} does not exist", 404)
+        raise NotFound(N_("draft {draft} does not exist"), draft=draft_id)
     if draft.status != OPEN:
-        raise ReviewError(f"draft {draft_id} is already {draft.status}")
+        raise Conflict(N_("draft {draft} is already {status}"), draft=draft_id, status=draft.status)
     role = required_role(draft, session.get(Message, draft.message_id))
     if not has_role(user, role):
-        raise ReviewError(f"draft {draft_id} needs a {role} to decide", 403)
+        raise Forbidden(N_("draft {draft} needs a {role} to decide"), draft=draft_id, role=role)
     return draft
 
 
 def _message(session: Session, message_id: int) -> Message:
     message = session.get(Message, message_id)
     if message is None or message.direction != "in":
-        raise ReviewError(f"message {message_id} does not exist", 404)
+        raise NotFound(N_("message {message} does not exist"), message=message_id)
     return message
 
 
@@ -94,7 +89,7 @@ def take(session: Session, message_id: int, user: User) -> None:
             assignment = session.get(Assignment, message_id, populate_existing=True)
     if assignment is not None and assignment.user_id != user.id:
         name = _username(session, assignment.user_id)
-        raise ReviewError(f"{name} is answering this message; ask them or reassign it", 409)
+        raise Conflict(N_("{name} is answering this message; ask them or reassign it"), name=name)
 
 
 def assign(
@@ -106,10 +101,10 @@ def assign(
     assignment = session.get(Assignment, message_id, with_for_update=True)
     owner = assignment.user_id if assignment else None
     if owner not in (None, user.id) and not has_role(user, "supervisor"):
-        raise ReviewError(f"{_username(session, owner)} has this message; a supervisor can "
-                          "reassign it", 409)  # fmt: skip
+        raise Conflict(N_("{name} has this message; a supervisor can reassign it"),
+                       name=_username(session, owner))  # fmt: skip
     if to is not None and not to.active:
-        raise ReviewError(f"{to.username} is not an active user", 422)
+        raise Invalid(N_("{name} is not an active user"), name=to.username)
     before = _username(session, owner) if owner else None
     if to is None:
         if assignment is not None:
@@ -121,7 +116,7 @@ def assign(
             with session.begin_nested():
                 session.add(assignment)
         except IntegrityError as error:
-            raise ReviewError("someone claimed this message a moment ago", 409) from error
+            raise Conflict(N_("someone claimed this message a moment ago")) from error
     else:
         assignment.user_id, assignment.assigned_by_id = to.id, user.id
         assignment.assigned_at = utcnow()
@@ -139,7 +134,7 @@ def approve(
     draft = _open_draft(session, draft_id, user)
     new_text = text.strip() if text is not None else draft.text
     if not new_text:
-        raise ReviewError("a reply cannot be empty", 422)
+        raise Invalid(N_("a reply cannot be empty"))
     take(session, draft.message_id, user)
     edited = new_text != draft.text
     now = utcnow()
@@ -156,7 +151,7 @@ def approve(
         )
     )
     if done.rowcount != 1:
-        raise ReviewError(f"draft {draft_id} was decided a moment ago")
+        raise Conflict(N_("draft {draft} was decided a moment ago"), draft=draft_id)
     _supersede_siblings(session, draft, user, now)
     _audit(session, user, via, "edit" if edited else "approve", draft, before, new_text, None)
     session.refresh(draft)
@@ -174,7 +169,7 @@ def _supersede_siblings(session: Session, draft: Draft, user: User, now, reason=
 def reject(session: Session, draft_id: int, user: User, reason: str, via: str = "console") -> Draft:
     reason = (reason or "").strip()
     if not reason:
-        raise ReviewError("say why the draft is rejected", 422)
+        raise Invalid(N_("say why the draft is rejected"))
     draft = _open_draft(session, draft_id, user)
     take(session, draft.message_id, user)
     done = session.exec(
@@ -183,7 +178,7 @@ def reject(session: Session, draft_id: int, user: User, reason: str, via: str = 
         .values(status="rejected", decided_by_id=user.id, decided_at=utcnow(), reason=reason)
     )
     if done.rowcount != 1:
-        raise ReviewError(f"draft {draft_id} was decided a moment ago")
+        raise Conflict(N_("draft {draft} was decided a moment ago"), draft=draft_id)
     _audit(session, user, via, "reject", draft, draft.text, None, reason)
     _keep_waiting(session, draft)
     session.refresh(draft)
@@ -227,14 +222,15 @@ def reply(session: Session, message_id: int, user: User, text: str, via: str = "
     """A reply written from scratch: approved at once, the waiting candidates superseded."""
     text = (text or "").strip()
     if not text:
-        raise ReviewError("a reply cannot be empty", 422)
+        raise Invalid(N_("a reply cannot be empty"))
     message = _message(session, message_id)
     pending = session.exec(
         select(Draft).where(Draft.message_id == message_id, Draft.status == OPEN)
     ).all()
-    role = max((required_role(d, message) for d in pending), key=ROLE_RANK.get, default="agent")
+    role = max((required_role(d, message) for d in pending), key=ROLE_RANK.get, default=Role.AGENT)
     if not has_role(user, role):
-        raise ReviewError(f"message {message_id} needs a {role} to answer", 403)
+        raise Forbidden(N_("message {message} needs a {role} to answer"), message=message_id,
+                        role=role)  # fmt: skip
     take(session, message_id, user)
     top = session.exec(
         select(Draft.rank).where(Draft.message_id == message_id).order_by(Draft.rank.desc())
@@ -271,17 +267,18 @@ def dismiss(
     which must be given (it is audited)."""
     reason = (reason or "").strip()
     if not reason:
-        raise ReviewError("say why no reply is needed", 422)
+        raise Invalid(N_("say why no reply is needed"))
     message = _message(session, message_id)
     pending = session.exec(
         select(Draft).where(Draft.message_id == message_id, Draft.status == OPEN)
     ).all()
     if not pending:
-        raise ReviewError(f"message {message_id} has nothing waiting")
+        raise Conflict(N_("message {message} has nothing waiting"), message=message_id)
     for draft in pending:
         role = required_role(draft, message)
         if not has_role(user, role):
-            raise ReviewError(f"message {message_id} needs a {role} to decide", 403)
+            raise Forbidden(N_("message {message} needs a {role} to decide"), message=message_id,
+                            role=role)  # fmt: skip
     take(session, message_id, user)
     done = session.exec(
         update(Draft)
@@ -300,17 +297,18 @@ def correct(
     corrected label (bot/pipeline/redrafts.py; never sent on their own). Drafting may embed text and
     load the model, so it happens there, not in this transaction."""
     if field not in CORRECTABLE:
-        raise ReviewError(f"only {', '.join(CORRECTABLE)} can be corrected", 422)
+        raise Invalid(N_("only {fields} can be corrected"), fields=", ".join(CORRECTABLE))
     if value not in CORRECTABLE[field]:
-        raise ReviewError(f"{field} must be one of {', '.join(CORRECTABLE[field])}", 422)
+        raise Invalid(N_("{field} must be one of {values}"), field=field,
+                      values=", ".join(CORRECTABLE[field]))  # fmt: skip
     message = _message(session, message_id)
     if message.state != "processed":
-        raise ReviewError(f"message {message_id} is not classified yet")
+        raise Conflict(N_("message {message} is not classified yet"), message=message_id)
     take(session, message_id, user)
     contact = session.get(Contact, message.contact_id) if message.contact_id else None
     before = {"type": message.type, "subtype": message.subtype, "stage": message.stage}[field]
     if before == value:
-        raise ReviewError(f"the {field} is already {value}", 422)
+        raise Invalid(N_("the {field} is already {value}"), field=field, value=value)
     session.add(
         Feedback(
             message_id=message.id,
@@ -364,7 +362,7 @@ def release_handoff(
         .values(released_at=now, released_by_id=user.id)
     )
     if done.rowcount == 0:
-        raise ReviewError("this conversation is not waiting for a person")
+        raise Conflict(N_("this conversation is not waiting for a person"))
     audit_action(session, user, via, "release_handoff", reason=f"conversation {conversation_id}")
     return done.rowcount
 

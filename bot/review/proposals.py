@@ -8,7 +8,10 @@ import uuid
 
 from sqlmodel import Session, select
 
-from bot.review.decisions import ReviewError, audit_action
+from bot.errors import Conflict, Invalid, NotFound
+from bot.i18n.catalog import N_
+from bot.review.decisions import audit_action
+from db.enums import TicketStatus
 from db.models import Contact, Conversation, Draft, Message, Proposal, Ticket, User
 from db.models.playbooks import PROPOSAL_STATUSES
 from db.types import utcnow
@@ -56,13 +59,17 @@ def set_status(
 ) -> Draft | None:
     """Move a proposal on; with `notify_text`, the contributor gets it as a reply."""
     if status not in PROPOSAL_STATUSES:
-        raise ReviewError(f"status must be one of {', '.join(PROPOSAL_STATUSES)}", 422)
+        raise Invalid(N_("status must be one of {values}"), values=", ".join(PROPOSAL_STATUSES))
     proposal = session.get(Proposal, proposal_id, with_for_update=True)
     if proposal is None:
-        raise ReviewError(f"proposal {proposal_id} does not exist", 404)
+        raise NotFound(N_("proposal {proposal} does not exist"), proposal=proposal_id)
+    if not NEXT[proposal.status]:
+        raise Conflict(N_("{number} is {status}; it is final"), number=proposal.number,
+                       status=proposal.status)  # fmt: skip
     if status not in NEXT[proposal.status]:
-        allowed = ", ".join(NEXT[proposal.status]) or "nothing (it is final)"
-        raise ReviewError(f"{proposal.number} is {proposal.status}; it can move to {allowed}")
+        raise Conflict(N_("{number} is {status}; it can move to {allowed}"),
+                       number=proposal.number, status=proposal.status,
+                       allowed=", ".join(NEXT[proposal.status]))  # fmt: skip
     before = proposal.status
     proposal.status, proposal.status_changed_at = status, utcnow()
     proposal.status_changed_by_id = user.id
@@ -112,9 +119,9 @@ def _reply(session: Session, proposal: Proposal, user: User, text: str, via: str
 def close_ticket(session: Session, ticket_id: int, user: User, via: str = "console") -> Ticket:
     ticket = session.get(Ticket, ticket_id, with_for_update=True)
     if ticket is None:
-        raise ReviewError(f"ticket {ticket_id} does not exist", 404)
-    if ticket.status == "closed":
-        raise ReviewError(f"{ticket.number} is already closed")
+        raise NotFound(N_("ticket {ticket} does not exist"), ticket=ticket_id)
+    if ticket.status == TicketStatus.CLOSED:
+        raise Conflict(N_("{number} is already closed"), number=ticket.number)
     ticket.status, ticket.closed_at, ticket.closed_by_id = "closed", utcnow(), user.id
     session.add(ticket)
     audit_action(

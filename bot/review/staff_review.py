@@ -29,6 +29,7 @@ from sqlmodel import Session, select
 from bot.contact_name import contact_name, conversation_name
 from bot.delivery.notify import reader_locale
 from bot.delivery.outbox import READY
+from bot.errors import DomainError
 from bot.i18n import N_, channel_label, stage_label, stamp, type_label, use_locale
 from bot.i18n import gettext as _
 from bot.review import actions
@@ -97,8 +98,8 @@ def on_draft_button(session: Session, user: User | None, press: Press, payload: 
             )
             return _("❌ Rejected.")
         return _request_edit(session, draft_id, user)
-    except review.ReviewError as error:
-        return str(error)
+    except DomainError as error:
+        return error.text()  # in the presser's language (actions.dispatch)
 
 
 def _request_edit(session: Session, draft_id: int, user: User) -> str:
@@ -145,8 +146,8 @@ def on_staff_reply(session: Session, user: User | None, press: Press, payload: s
         )
     try:
         review.approve(session, request.draft_id, user, text=press.text or "", via="telegram")
-    except review.ReviewError as error:
-        return str(error)
+    except DomainError as error:
+        return error.text()  # in the presser's language (actions.dispatch)
     request.used_at = utcnow()
     session.add(request)
     return _("✅ Approved with your text; sending now.")

@@ -29,6 +29,7 @@ from bot.web import error_pages
 from bot.web.audit_notes import audit_note
 from bot.web.bounds import integers_in_range
 from bot.web.deps import LoginRequired, PasswordChangeRequired, require_role
+from bot.web.errors import install as install_refusals
 from bot.web.protect import install as install_protections
 from bot.web.routes import admin, calendar, chat, console, followups, health, reports, webhooks
 from bot.web.routes import crisis as crisis_routes
@@ -125,6 +126,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     # Reliability (issue 8): /metrics, and the protections around every request.
     app.include_router(metrics_routes.router)
     install_protections(app, settings, services)
+    install_refusals(app)
     app.add_middleware(LocaleMiddleware)  # outermost: even refusals speak the user's language
     error_pages.install(app)  # people get a page in their language, programs JSON as before
 

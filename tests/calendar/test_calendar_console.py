@@ -275,10 +275,10 @@ def test_the_shell_adds_lists_approves_and_cancels_posts(database_url, monkeypat
             "collaboration",
         ]
         assert replyline([*add, "--repeat", "0 9 * * mon", "--as", "mei"]) == 2
-        assert "only an admin can type a repeat as a cron rule" in capsys.readouterr().err
+        assert "只有管理員可以輸入 cron 重複規則" in capsys.readouterr().err  # the brand language
         assert replyline([*add, "--every", "monday", "--as", "mei"]) == 0
         assert replyline(["posts", "approve", "1", "--as", "mei"]) == 2  # not a supervisor
-        assert "only a supervisor can approve" in capsys.readouterr().err
+        assert "只有主管可以核准貼文" in capsys.readouterr().err
         assert replyline(["posts", "approve", "1", "--as", "boss"]) == 0
         assert replyline(["posts", "list", "--json"]) == 0
         out = capsys.readouterr().out
@@ -307,7 +307,7 @@ def test_the_shell_adds_lists_approves_and_cancels_posts(database_url, monkeypat
             )
             == 2
         )
-        assert "is not one of" in capsys.readouterr().err
+        assert "不是以下其中之一" in capsys.readouterr().err
         with Session(engine) as session:
             actions = [a.action for a in session.exec(select(AuditLog).order_by(AuditLog.id))]
             assert session.get(Post, 1).status == "cancelled"

@@ -9,7 +9,6 @@ import pytest
 from sqlmodel import Session, select
 
 from bot.calendar.posts import (
-    PostError,
     approve_post,
     calendar,
     cancel_post,
@@ -18,6 +17,8 @@ from bot.calendar.posts import (
     parse_target,
     upcoming,
 )
+from bot.errors import DomainError
+from bot.web.errors import http_status
 from db.engine import session_scope
 from db.models import AuditLog, Post, PostRun, User
 
@@ -43,15 +44,15 @@ def test_a_post_is_planned_and_goes_out_only_after_a_supervisor_approves(engine,
         post = plan(session, agent)
         assert post.status == "planned" and post.channel == "telegram"
         assert post.target == "@brandchannel"
-    with pytest.raises(PostError) as refused, session_scope(engine) as session:
+    with pytest.raises(DomainError) as refused, session_scope(engine) as session:
         approve_post(session, post.id, agent, grace=GRACE, now=NOW)
-    assert refused.value.status == 403
+    assert http_status(refused.value) == 403
     with session_scope(engine) as session:
         approved = approve_post(session, post.id, boss, grace=GRACE, now=NOW)
         assert approved.status == "approved" and approved.approved_by_id == boss.id
-    with pytest.raises(PostError) as again, session_scope(engine) as session:
+    with pytest.raises(DomainError) as again, session_scope(engine) as session:
         approve_post(session, post.id, boss, grace=GRACE, now=NOW)
-    assert again.value.status == 409
+    assert http_status(again.value) == 409
     with Session(engine) as session:
         actions = [(a.username, a.action) for a in session.exec(select(AuditLog))]
     assert actions == [("mei", "post_add"), ("boss", "post_approve")]
@@ -72,7 +73,7 @@ def test_a_post_is_planned_and_goes_out_only_after_a_supervisor_approves(engine,
     ],
 )
 def test_bad_posts_are_refused_with_the_reason(engine, staff, change, message):
-    with pytest.raises(PostError, match=message), session_scope(engine) as session:
+    with pytest.raises(DomainError, match=message), session_scope(engine) as session:
         plan(session, staff[0], **change)
 
 
@@ -104,20 +105,20 @@ def test_whoever_planned_a_post_may_cancel_it_and_supervisors_any_open_post(engi
     with session_scope(engine) as session:
         session.add(other)
         mine, theirs = plan(session, agent), plan(session, boss)
-    with pytest.raises(PostError) as refused, session_scope(engine) as session:
+    with pytest.raises(DomainError) as refused, session_scope(engine) as session:
         cancel_post(session, mine.id, other)
-    assert refused.value.status == 403
+    assert http_status(refused.value) == 403
     with session_scope(engine) as session:
         assert cancel_post(session, mine.id, agent, reason="typo").status == "cancelled"
     with session_scope(engine) as session:
         approve_post(session, theirs.id, boss, grace=GRACE, now=NOW)
-    with pytest.raises(PostError), session_scope(engine) as session:
+    with pytest.raises(DomainError), session_scope(engine) as session:
         cancel_post(session, theirs.id, agent)  # approved: only a supervisor can stop it
     with session_scope(engine) as session:
         assert cancel_post(session, theirs.id, boss).status == "cancelled"
-    with pytest.raises(PostError) as twice, session_scope(engine) as session:
+    with pytest.raises(DomainError) as twice, session_scope(engine) as session:
         cancel_post(session, theirs.id, boss)
-    assert twice.value.status == 409
+    assert http_status(twice.value) == 409
 
 
 def test_a_one_off_post_whose_time_passed_cannot_be_approved(engine, staff):
@@ -125,7 +126,7 @@ def test_a_one_off_post_whose_time_passed_cannot_be_approved(engine, staff):
     with session_scope(engine) as session:
         post = plan(session, agent, when=NOW + timedelta(minutes=5))
     later = NOW + timedelta(minutes=5) + GRACE + timedelta(seconds=1)
-    with pytest.raises(PostError, match="has passed"), session_scope(engine) as session:
+    with pytest.raises(DomainError, match="has passed"), session_scope(engine) as session:
         approve_post(session, post.id, boss, grace=GRACE, now=later)
 
 

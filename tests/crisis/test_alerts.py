@@ -167,8 +167,9 @@ def people(services):
 
 def test_only_a_linked_supervisor_can_acknowledge_from_a_chat(services, people):
     incident_id = open_incident(services)
-    assert "only a supervisor linked" in press(services, "12345", incident_id)
-    assert "supervisor role" in press(services, "901", incident_id)
+    # refusals are told in the presser's language: an unlinked id and mei read the brand's
+    assert "只有綁定控制台帳號的主管" in press(services, "12345", incident_id)
+    assert "這需要主管權限" in press(services, "901", incident_id)
     with session_scope(services.engine) as session:
         stale = actions.dispatch(session, actions.Press("telegram", "900", "ack:abc"))
     assert "no longer valid" in stale

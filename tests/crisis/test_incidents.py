@@ -12,8 +12,10 @@ from sqlmodel import Session, select
 
 from bot.crisis import incidents
 from bot.crisis.signals import Signal
+from bot.errors import DomainError
 from bot.pipeline.ingest import store_events
-from bot.review.decisions import ReviewError, approve
+from bot.review.decisions import approve
+from bot.web.errors import http_status
 from bot.web.security import hash_password
 from db.engine import session_scope
 from db.models import Draft, Incident, IncidentMessage, IncidentNote, Message, User
@@ -154,9 +156,9 @@ def test_holding_statements_wait_for_a_supervisor(services, people):
         draft = session.exec(
             select(Draft).where(Draft.message_id == message_id, Draft.status == "pending")
         ).first()
-    with pytest.raises(ReviewError) as refused, session_scope(services.engine) as session:
+    with pytest.raises(DomainError) as refused, session_scope(services.engine) as session:
         approve(session, draft.id, people["mei"])
-    assert refused.value.status == 403
+    assert http_status(refused.value) == 403
     with session_scope(services.engine) as session:
         assert approve(session, draft.id, people["boss"]).status == "approved"
 
@@ -166,21 +168,21 @@ def test_open_acknowledged_resolved_with_notes_and_only_by_a_supervisor(services
     with Session(services.engine) as session:
         incident_id = session.exec(select(Incident.id)).one()
 
-    with pytest.raises(incidents.IncidentError) as refused, session_scope(services.engine) as s:
+    with pytest.raises(DomainError) as refused, session_scope(services.engine) as s:
         incidents.acknowledge(s, incident_id, people["mei"])
-    assert refused.value.status == 403
+    assert http_status(refused.value) == 403
     with session_scope(services.engine) as session:
         incidents.acknowledge(session, incident_id, people["boss"], note="calling the customer")
     with (
-        pytest.raises(incidents.IncidentError, match="already acknowledged by boss"),
+        pytest.raises(DomainError, match="already acknowledged by boss"),
         session_scope(services.engine) as session,
     ):
         incidents.acknowledge(session, incident_id, people["boss"])
     with session_scope(services.engine) as session:
         incidents.add_note(session, incident_id, people["boss"], "legal team informed")
-    with pytest.raises(incidents.IncidentError) as empty, session_scope(services.engine) as s:
+    with pytest.raises(DomainError) as empty, session_scope(services.engine) as s:
         incidents.resolve(s, incident_id, people["boss"], note="  ")
-    assert empty.value.status == 422
+    assert http_status(empty.value) == 422
     with session_scope(services.engine) as session:
         incidents.resolve(session, incident_id, people["boss"], note="refunded and apologised")
 

@@ -13,12 +13,14 @@ import pytest
 from sqlalchemy import update
 from sqlmodel import Session, select
 
+from bot.errors import DomainError
 from bot.i18n import use_locale
 from bot.pipeline.ingest import store_events
 from bot.review import decisions as review
 from bot.review import proposals
 from bot.review.queue import recent_notices
 from bot.services import Services
+from bot.web.errors import http_status
 from bot.web.security import hash_password
 from db.engine import session_scope
 from db.models import (
@@ -257,7 +259,7 @@ def test_a_suggestion_becomes_a_proposal_and_the_contributor_hears_of_every_chan
                              notify_text="好消息，提案已採納！")  # fmt: skip
     asyncio.run(services.worker.run_until_idle())
     assert sent_texts(services)[-1] == "好消息，提案已採納！"
-    with session_scope(services.engine) as session, pytest.raises(review.ReviewError):
+    with session_scope(services.engine) as session, pytest.raises(DomainError):
         proposals.set_status(session, proposal.id, agent, "declined")  # adopted is final
     with Session(services.engine) as session:
         actions = [a.action for a in session.exec(select(AuditLog).order_by(AuditLog.id)).all()]
@@ -306,16 +308,16 @@ def test_two_people_never_answer_the_same_message(services):
     first, second = drafts_of(services, message_id)[:2]
     with session_scope(services.engine) as session:
         review.assign(session, message_id, mei, mei)
-    with session_scope(services.engine) as session, pytest.raises(review.ReviewError) as refused:
+    with session_scope(services.engine) as session, pytest.raises(DomainError) as refused:
         review.approve(session, second.id, bo)
-    assert refused.value.status == 409 and "mei is answering" in str(refused.value)
-    with session_scope(services.engine) as session, pytest.raises(review.ReviewError):
+    assert http_status(refused.value) == 409 and "mei is answering" in str(refused.value)
+    with session_scope(services.engine) as session, pytest.raises(DomainError):
         review.assign(session, message_id, bo, bo)  # an agent cannot take it from mei
     with session_scope(services.engine) as session:
         review.assign(session, message_id, boss, bo)  # a supervisor can hand it over
     with session_scope(services.engine) as session:
         review.approve(session, second.id, bo, text="老闆是小森")
-    with session_scope(services.engine) as session, pytest.raises(review.ReviewError):
+    with session_scope(services.engine) as session, pytest.raises(DomainError):
         review.approve(session, first.id, mei)
     assert [d.status for d in drafts_of(services, message_id)[:2]] == ["superseded", "edited"]
 
@@ -332,7 +334,7 @@ def test_racing_approvals_of_one_message_let_exactly_one_through(services):
             with session_scope(services.engine) as session:
                 review.approve(session, draft.id, user)
             outcomes.append("ok")
-        except Exception as error:  # ReviewError, or the database refusing the loser
+        except Exception as error:  # DomainError, or the database refusing the loser
             outcomes.append(type(error).__name__)
 
     threads = [threading.Thread(target=decide, args=(p, d)) for p, d in zip(people, drafts)]
@@ -386,14 +388,14 @@ def test_severe_complaints_and_crisis_messages_need_a_supervisor(services):
     with Session(services.engine) as session, use_locale("zh_Hant_TW"):
         [shown] = [n for n in recent_notices(session) if n.kind == "escalation"]
     assert "需要主管立即處理" in shown.text and shown.label == "需升級處理"
-    with session_scope(services.engine) as session, pytest.raises(review.ReviewError) as refused:
+    with session_scope(services.engine) as session, pytest.raises(DomainError) as refused:
         review.approve(session, draft.id, mei)
-    assert refused.value.status == 403
+    assert http_status(refused.value) == 403
     with session_scope(services.engine) as session:
         review.approve(session, draft.id, boss)
 
     ordinary = say(services, "question: 你們的老闆是誰", user="u9")
     with session_scope(services.engine) as session:  # crisis detection marks it later
         session.exec(update(Message).where(Message.id == ordinary).values(incident_id=7))
-    with session_scope(services.engine) as session, pytest.raises(review.ReviewError):
+    with session_scope(services.engine) as session, pytest.raises(DomainError):
         review.approve(session, drafts_of(services, ordinary)[0].id, mei)

@@ -14,10 +14,12 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from bot import i18n
 from bot.auth.roles import has_role
 from bot.calendar import posts
-from bot.calendar.media import MAX_BYTES, ImageRejected, image_path, save_image
+from bot.calendar.media import MAX_BYTES, image_path, save_image
 from bot.calendar.publish import grace_of, sync_job
+from bot.errors import DomainError
 from bot.repeat import LAST_MONTH_DAY, RepeatError, describe, from_form, words
 from bot.web.deps import CurrentLogin, CurrentUser, ServicesDep, SessionDep, SessionsDep
+from bot.web.errors import http_status
 from bot.web.routes.console import render
 from db.engine import session_scope
 from nlp.types import STAGES
@@ -158,23 +160,17 @@ async def add_post(
     def create():
         stored = None
         if upload:
-            try:
-                stored = save_image(settings.calendar.media_dir, upload)
-            except ImageRejected as error:
-                raise posts.PostError(str(error)) from error
+            stored = save_image(settings.calendar.media_dir, upload)
         elif image_url.strip():
             stored = posts.check_image_url(image_url)
         when = posts.parse_local(f"{day} {at}", settings.timezone)
-        try:
-            chosen = from_form(
-                every,
-                at,
-                every_weekday,
-                every_day,
-                start=when.astimezone(posts.zone(settings.timezone)).date(),
-            )
-        except RepeatError as error:
-            raise posts.PostError(str(error)) from error
+        chosen = from_form(
+            every,
+            at,
+            every_weekday,
+            every_day,
+            start=when.astimezone(posts.zone(settings.timezone)).date(),
+        )
         cron = posts.repeat_rule(user, chosen, repeat)
         with session_scope(services.engine) as db:
             return posts.create_post(
@@ -191,13 +187,13 @@ async def add_post(
 
     try:
         post = await run_in_threadpool(create)
-    except posts.PostError as error:
+    except DomainError as error:
         shown = _shown_day(day) or _today(services)
         form["chosen_repeat"] = _chosen_words(every, at, every_weekday, every_day, shown)
         context = _calendar_context(
-            session, services, user, login, sessions, "week", shown, error=str(error), form=form
+            session, services, user, login, sessions, "week", shown, error=error.text(), form=form
         )
-        return render(request, "calendar.html", status=error.status, **context)
+        return render(request, "calendar.html", status=http_status(error), **context)
     local_day = post.scheduled_at.astimezone(posts.zone(settings.timezone)).date()
     return RedirectResponse(f"/console/calendar?view=week&day={local_day}", status_code=303)
 
@@ -218,10 +214,7 @@ async def _decide(services, fn, post_id: int, user, **kwargs) -> str:
         sync_job(services.scheduler, post, grace_of(services.settings))
         return post
 
-    try:
-        post = await run_in_threadpool(run)
-    except posts.PostError as error:
-        raise HTTPException(error.status, str(error)) from error
+    post = await run_in_threadpool(run)  # a refusal answers by bot/web/errors.py
     local_day = post.scheduled_at.astimezone(posts.zone(services.settings.timezone)).date()
     return f"/console/calendar?view=week&day={local_day}"
 

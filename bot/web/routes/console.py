@@ -26,6 +26,8 @@ from sqlmodel import col, select
 
 from bot import i18n
 from bot.contact_name import contact_name
+from bot.errors import Invalid
+from bot.i18n.catalog import N_
 from bot.review import decisions as review
 from bot.review.decisions import audit_action
 from bot.review.queue import (
@@ -432,16 +434,13 @@ def _listener(services, sessions, login) -> None:
 
 
 async def decide(services, fn, *args, **kwargs):
-    """Run a decision in its own transaction; a ReviewError becomes its HTTP status."""
+    """Run a decision in its own transaction (a refusal answers by bot/web/errors.py)."""
 
     def run():
         with session_scope(services.engine) as session:
             return fn(session, *args, **kwargs)
 
-    try:
-        result = await run_in_threadpool(run)
-    except review.ReviewError as error:
-        raise HTTPException(error.status, str(error)) from error
+    result = await run_in_threadpool(run)
     services.worker.notify()
     return result
 
@@ -534,7 +533,7 @@ async def assign(
         elif to != "none":
             target = session.exec(select(User).where(User.username == to)).first()
             if target is None:
-                raise review.ReviewError(f"no user named {to!r}", 422)
+                raise Invalid(N_("no user named {name!r}"), name=to)
         review.assign(session, message_id, user, target, via="console")
         return target.username if target else None
 

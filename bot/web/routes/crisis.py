@@ -108,10 +108,7 @@ async def _step(services, fn, *args, **kwargs) -> None:
         with session_scope(services.engine) as session:
             fn(session, *args, **kwargs)
 
-    try:
-        await run_in_threadpool(run)
-    except incidents.IncidentError as error:
-        raise HTTPException(error.status, str(error)) from error
+    await run_in_threadpool(run)  # a refusal answers by bot/web/errors.py
 
 
 @router.post("/{incident_id}/acknowledge")
