@@ -57,7 +57,7 @@ def _names(first: date, last: date, view: str, day: date) -> dict:
         title = format_skeleton("yMMMM", day, locale=locale)
     return {
         "period_title": title,
-        "day_heading": lambda d: format_skeleton("MMMEd", d, locale=locale),
+        "day_heading": lambda d: format_skeleton("MMMd", d, locale=locale),
         "weekday_short": [get_day_names("abbreviated", locale=locale)[i] for i in range(7)],
         "weekdays": [get_day_names("wide", locale=locale)[i] for i in range(7)],
     }
