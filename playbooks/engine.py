@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -192,7 +193,7 @@ class Playbooks:
         """Whether any of these sections (those the book has) may answer from the FAQ."""
         return any(book.sections[k].needs_faq for k in keys if k in book.sections)
 
-    def prepare(self, results: list[Classification]) -> None:
+    def prepare(self, results: Iterable[Classification | Exception]) -> None:
         """Build the FAQ index now if these messages' sections may search it: the first build
         embeds every entry (seconds), which must not happen inside a write transaction."""
         for result in results:

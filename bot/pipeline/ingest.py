@@ -23,9 +23,10 @@ from datetime import datetime
 from typing import Any
 
 from pydantic_core import PydanticUndefined
-from sqlalchemy import bindparam, insert, select, tuple_, update
+from sqlalchemy import Table, bindparam, insert, select, tuple_, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import SQLModel
 
 from db.models import Contact, Conversation, Message
 from db.types import utcnow
@@ -185,9 +186,14 @@ def _store_alone(engine: Engine, events: list[InboundEvent]) -> list[Stored]:
     raise AssertionError("unreachable")
 
 
-MESSAGE = Message.__table__
-CONTACT = Contact.__table__
-CONVERSATION = Conversation.__table__
+def _table(model: type[SQLModel]) -> Table:
+    """A table model's Core table, for the bulk statements below."""
+    return model.__table__  # type: ignore[attr-defined]  # set by SQLModel's metaclass, untyped
+
+
+MESSAGE = _table(Message)
+CONTACT = _table(Contact)
+CONVERSATION = _table(Conversation)
 
 
 def _defaults(model) -> dict:

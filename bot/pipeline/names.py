@@ -7,6 +7,7 @@ import logging
 
 from sqlalchemy import or_, update
 from sqlalchemy.engine import Engine
+from sqlmodel import col
 
 from bot.pipeline.ingest import clean
 from db.engine import session_scope
@@ -21,17 +22,17 @@ def store_names(engine: Engine, channel: str, names: dict[str, str]) -> int:
     changed."""
     changed = 0
     with session_scope(engine) as session:
-        for user_id, name in names.items():
-            name = clean(name)[:NAME_LENGTH] if name else None
+        for user_id, given in names.items():
+            name = clean(given)[:NAME_LENGTH] if given else None
             if not name:
                 continue
             done = session.exec(
                 update(Contact)
                 .where(
-                    Contact.channel == channel,
-                    Contact.platform_user_id == user_id,
-                    Contact.erased.is_(False),
-                    or_(Contact.display_name.is_(None), Contact.display_name != name),
+                    col(Contact.channel) == channel,
+                    col(Contact.platform_user_id) == user_id,
+                    col(Contact.erased).is_(False),
+                    or_(col(Contact.display_name).is_(None), col(Contact.display_name) != name),
                 )
                 .values(display_name=name)
             )

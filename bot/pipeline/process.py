@@ -27,21 +27,22 @@ nothing (the worker waits and tries again)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
-from typing import Protocol
+from typing import Protocol, TypeGuard
 
 from sqlalchemy import func, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from bot.metrics import PROCESSING_FAILURES, observe_processed
 from bot.pipeline.claims import claim_conversations
 from bot.pipeline.model_thread import ModelThread
 from db.engine import session_scope
+from db.enums import DraftStatus, MessageState
 from db.models import AuditLog, Contact, Draft, Message, StageTransition
 from db.types import utcnow
 from handlers.redact import redact
@@ -57,6 +58,21 @@ COMMIT_EVERY = 4  # messages per transaction on PostgreSQL: fewer disk flushes, 
 # how long a new sender's message waits for the display name its channel looks up after the
 # acknowledgement (bot/pipeline/names.py), so the first draft greets them by name
 NAME_WAIT = timedelta(seconds=3)
+# an edited message is drafted afresh unless a reply to it is open or sent
+ANSWERED = (DraftStatus.PENDING, DraftStatus.APPROVED, DraftStatus.EDITED, DraftStatus.SENT)
+
+
+class ClassifiesInContext(Protocol):
+    """A classifier whose `classify` also reads each text's previous turns (the model's)."""
+
+    def classify(
+        self, texts: list[str], contexts: Sequence[Sequence[str] | None] | None = None
+    ) -> list[Classification]: ...
+
+
+def _in_context(model: Classifier) -> TypeGuard[ClassifiesInContext]:
+    """`takes_contexts`, in words the type checker follows."""
+    return takes_contexts(model)
 
 
 class PipelineHook(Protocol):
@@ -92,43 +108,45 @@ class Pipeline:
 
     def pending(self, limit: int, conversations: set[int] | None = None) -> list[Message]:
         """Messages waiting to be processed, oldest first (only of `conversations` if given)."""
-        query = select(Message).where(Message.state == "received")
+        query = select(Message).where(Message.state == MessageState.RECEIVED)
         if conversations is not None:
-            query = query.where(Message.conversation_id.in_(conversations))
+            query = query.where(col(Message.conversation_id).in_(conversations))
         with Session(self.engine) as session:
-            return list(session.exec(query.order_by(Message.id).limit(limit)))
+            return list(session.exec(query.order_by(col(Message.id)).limit(limit)))
 
     def held_back(self) -> set[int]:
         """Conversations with a message that failed and waits for its retry, or whose new
         sender's display name is still being looked up (at most NAME_WAIT)."""
         now = utcnow()
         retrying = select(Message.conversation_id).where(
-            Message.state == "received", Message.retry_at > now
+            Message.state == MessageState.RECEIVED, col(Message.retry_at) > now
         )
         with Session(self.engine) as session:
             held = set(session.exec(retrying.distinct()))
             if self.names_later:
                 naming = (
                     select(Message.conversation_id)
-                    .join(Contact, Contact.id == Message.contact_id)
+                    .join(Contact, col(Contact.id) == Message.contact_id)
                     .where(
-                        Message.state == "received",
-                        Message.channel.in_(self.names_later),
+                        Message.state == MessageState.RECEIVED,
+                        col(Message.channel).in_(self.names_later),
                         Message.received_at > now - NAME_WAIT,
-                        Contact.display_name.is_(None),
+                        col(Contact.display_name).is_(None),
                     )
                     .distinct()
                 )
                 held |= set(session.exec(naming))
             return held
 
-    def waiting_conversations(self, limit: int, held: set[int] = frozenset()) -> list[int]:
+    def waiting_conversations(self, limit: int, held: Collection[int] = frozenset()) -> list[int]:
         """Conversations with waiting messages (not `held` back), the one waiting longest
         first."""
-        waiting = select(Message.id, Message.conversation_id).where(Message.state == "received")
+        waiting = select(Message.id, Message.conversation_id).where(
+            Message.state == MessageState.RECEIVED
+        )
         if held:
-            waiting = waiting.where(Message.conversation_id.not_in(held))
-        oldest = waiting.order_by(Message.id).limit(SCAN).subquery()
+            waiting = waiting.where(col(Message.conversation_id).not_in(held))
+        oldest = waiting.order_by(col(Message.id)).limit(SCAN).subquery()
         with Session(self.engine) as session:
             return list(
                 session.exec(
@@ -216,26 +234,26 @@ class Pipeline:
         with session_scope(self.engine) as session:
             row = session.exec(
                 select(Message)
-                .where(Message.id == message.id, Message.state == "received")
+                .where(Message.id == message.id, Message.state == MessageState.RECEIVED)
                 .with_for_update()
             ).first()
             if row is None:  # another process finished it meanwhile
                 return
             row.attempts, row.error = row.attempts + 1, reason
             if row.attempts >= self.max_attempts:
-                row.state, row.processed_at, row.retry_at = "failed", now, None
+                row.state, row.processed_at, row.retry_at = MessageState.FAILED, now, None
             else:
                 delay = self.retry_seconds * 2 ** (row.attempts - 1)
                 row.retry_at = now + timedelta(seconds=delay)
             session.add(row)
             attempts, state = row.attempts, row.state
-        PROCESSING_FAILURES.labels("failed" if state == "failed" else "retry").inc()
+        PROCESSING_FAILURES.labels("failed" if state == MessageState.FAILED else "retry").inc()
         log.warning(
             "message %s could not be processed (attempt %d of %d%s): %s",
             message.id,
             attempts,
             self.max_attempts,
-            ", given up" if state == "failed" else "",
+            ", given up" if state == MessageState.FAILED else "",
             reason,
         )
 
@@ -247,9 +265,10 @@ class Pipeline:
         if not texts:
             return results
         model = self.classifier()  # a model that cannot load raises: no message's fault
-        call = model.classify
-        if takes_contexts(model):
+        call: Callable[[list[str]], list[Classification]] = model.classify
+        if _in_context(model):
             call = partial(model.classify, contexts=self.contexts([messages[i] for i in texts]))
+        found: Sequence[Classification | Exception]
         try:
             found = self.model_thread.run(call, [messages[i].text for i in texts])
         except OperationalError:
@@ -275,10 +294,10 @@ class Pipeline:
                     select(Message.text)
                     .where(
                         Message.conversation_id == m.conversation_id,
-                        Message.id < m.id,
-                        Message.text.is_not(None),
+                        col(Message.id) < m.id,
+                        col(Message.text).is_not(None),
                     )
-                    .order_by(Message.id.desc())
+                    .order_by(col(Message.id).desc())
                     .limit(CONTEXT_TURNS)
                 ).all()
                 out[i] = [t for t in reversed(rows) if t and t.strip()]
@@ -294,8 +313,8 @@ class Pipeline:
         if ids:
             session.exec(
                 select(Contact)
-                .where(Contact.id.in_(ids))
-                .order_by(Contact.id)
+                .where(col(Contact.id).in_(ids))
+                .order_by(col(Contact.id))
                 .with_for_update(key_share=True)
             ).all()
 
@@ -305,9 +324,9 @@ class Pipeline:
         now = utcnow()
         claimed = session.exec(
             update(Message)
-            .where(Message.id == message.id, Message.state == "received")
+            .where(col(Message.id) == message.id, col(Message.state) == MessageState.RECEIVED)
             .values(
-                state="processed",
+                state=MessageState.PROCESSED,
                 processed_at=now,
                 type=result.type,
                 type_scores=result.scores,
@@ -326,7 +345,7 @@ class Pipeline:
         stage = self.update_stage(session, contact, message) if contact else "identification"
         session.exec(
             update(Message)
-            .where(Message.id == message.id)
+            .where(col(Message.id) == message.id)
             .values(stage=stage)
             .execution_options(synchronize_session=False)
         )
@@ -344,7 +363,7 @@ class Pipeline:
         if original is None or original.text is None:
             return
         statuses = session.exec(select(Draft.status).where(Draft.message_id == original_id)).all()
-        if not any(s in ("pending", "approved", "edited", "sent") for s in statuses):
+        if not any(s in ANSWERED for s in statuses):
             self.draft(session, original, result, stage, contact)
 
     def update_stage(self, session: Session, contact: Contact, message: Message) -> str:
@@ -353,11 +372,11 @@ class Pipeline:
             .where(
                 Message.contact_id == contact.id,
                 Message.direction == "in",
-                Message.state == "processed",
+                Message.state == MessageState.PROCESSED,
                 Message.kind == "message",
-                Message.id <= message.id,
+                col(Message.id) <= message.id,
             )
-            .order_by(Message.id.desc())
+            .order_by(col(Message.id).desc())
             .limit(HISTORY)
         ).all()
         history = [Signal(r[0], r[1], r[2], bool(r[3])) for r in reversed(rows)]
@@ -368,7 +387,8 @@ class Pipeline:
             return contact.stage
         previous = history[-2].at if len(history) > 1 else None
         decision = decide_stage(contact.stage, history, previous)
-        if decision.changed:
+        if decision.reason is not None:  # the stage changed
+            assert contact.id is not None  # a stored contact
             session.add(
                 StageTransition(
                     contact_id=contact.id,
@@ -408,9 +428,14 @@ class Pipeline:
 def approve_automatically(session: Session, drafts: list[Draft]) -> None:
     now = utcnow()
     chosen, others = drafts[0], drafts[1:]
-    chosen.status, chosen.auto, chosen.decided_at, chosen.approved_at = "approved", True, now, now
+    chosen.status, chosen.auto, chosen.decided_at, chosen.approved_at = (
+        DraftStatus.APPROVED,
+        True,
+        now,
+        now,
+    )
     for other in others:
-        other.status, other.decided_at = "superseded", now
+        other.status, other.decided_at = DraftStatus.SUPERSEDED, now
     session.add(
         AuditLog(
             username="auto",

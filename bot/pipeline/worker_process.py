@@ -83,7 +83,9 @@ class WorkerProcess:
 
     async def _supervise(self) -> None:
         while not self._stopping:
-            code = await asyncio.to_thread(self.process.wait)
+            process = self.process
+            assert process is not None  # start() spawned it
+            code = await asyncio.to_thread(process.wait)
             if self._stopping:
                 return
             log.error("pipeline worker process exited with %s; starting another", code)
