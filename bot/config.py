@@ -324,8 +324,10 @@ class LineSettings(Group):
         default=LINE_API,
         description="the Messaging API; when changed it also serves the content endpoints",
     )
+    # LINE honours a reply token for a minute after the webhook; counted from our commit, 50 s
+    # leaves room for a slow ingest and the request itself (one LINE refuses is pushed anyway)
     reply_token_max_age_seconds: float = Field(
-        default=30.0,
+        default=50.0,
         gt=0,
         le=55,
         description="reply with the free reply token only this soon after the message; later, push",

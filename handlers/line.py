@@ -105,7 +105,7 @@ class LineChannel(Channel):
         access_token: str,
         api_base: str = "https://api.line.me",
         content_api_base: str = "https://api-data.line.me",
-        reply_token_max_age: float = 30.0,
+        reply_token_max_age: float = 50.0,
         show_loading: bool = False,
         loading_seconds: int = 20,
         profile_cache_seconds: float = 3600.0,
