@@ -10,6 +10,7 @@ import json
 from bot.cli import CommandError
 from bot.cli.shown import incident_status, incident_step, iso, when, zone_note
 from bot.config import get_settings
+from bot.crisis.wording import incident_title
 from bot.i18n import channel_label, type_label, via_label
 from bot.i18n import gettext as _
 
@@ -91,7 +92,7 @@ def cmd_list(args) -> int:
                     status=incident_status(incident.status),
                     severity=incident.severity,
                     opened=when(incident.opened_at),
-                    title=incident.title,
+                    title=incident_title(incident),
                 )
             )
     if rows and not args.json:
@@ -114,16 +115,17 @@ def cmd_show(args) -> int:
         contacts = contacts_by_id(session, (m.contact_id for m in messages))
         notes = incidents.notes_of(session, args.id)
         sent = session.exec(select(IncidentAlert).where(IncidentAlert.incident_id == args.id)).all()
+        explanation = incidents.explain(session, incident)
     print(
         _("#{id} [{status}] severity {severity}/10: {title}").format(
             id=incident.id,
             status=incident_status(incident.status),
             severity=incident.severity,
-            title=incident.title,
+            title=incident_title(incident),
         )
     )
     print(_("Opened {time}").format(time=when(incident.opened_at)))
-    print(incident.explanation)
+    print(explanation)
     print("\n" + _("Messages ({count}):").format(count=len(messages)))
     for m in messages:
         who = contact_name(contacts.get(m.contact_id))

@@ -26,6 +26,7 @@ from sqlmodel import Session
 
 from bot import scheduler
 from bot.crisis import incidents
+from bot.crisis.wording import incident_title
 from bot.delivery.notify import push, reader_locale
 from bot.errors import DomainError
 from bot.i18n import gettext as _
@@ -107,7 +108,9 @@ def ack_action(incident_id: int) -> Action:
     )
 
 
-def alert_text(incident: Incident, round_: int, tier: int, console_url: str) -> str:
+def alert_text(
+    session: Session, incident: Incident, round_: int, tier: int, console_url: str
+) -> str:
     """The alert in the current language, its times in the brand's zone. Plain text: the
     channels send no markup, so customer words quoted in the explanation format nothing."""
     if round_ == 1:
@@ -121,9 +124,9 @@ def alert_text(incident: Incident, round_: int, tier: int, console_url: str) -> 
             _("{head} · incident #{id} · severity {severity}/10").format(
                 head=head, id=incident.id, severity=incident.severity
             ),
-            incident.title,
+            incident_title(incident),
             "",
-            incident.explanation,
+            incidents.explain(session, incident),
             "",
             _("Opened {time}.").format(time=stamp(incident.opened_at)),
             _("Acknowledge with the button or in the console: {url}").format(
@@ -229,7 +232,9 @@ def _claim(engine, policy: AlertPolicy, incident_id: int, now: datetime) -> Roun
         claimed = Round(incident.alerts_sent, tier, policy.recipients(tier), [], [])
         for supervisor in claimed.recipients:
             with use_locale(reader_locale(session, supervisor.recipient)):
-                claimed.texts.append(alert_text(incident, claimed.number, tier, policy.console_url))
+                claimed.texts.append(
+                    alert_text(session, incident, claimed.number, tier, policy.console_url)
+                )
                 claimed.buttons.append(ack_action(incident_id))
         return claimed
 

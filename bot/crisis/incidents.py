@@ -16,7 +16,10 @@ from sqlmodel import Session, col, select
 
 from bot.auth.roles import has_role
 from bot.crisis.signals import Observation, Signal
+from bot.crisis.wording import signal_explanation
 from bot.errors import Conflict, Forbidden, Invalid, NotFound
+from bot.i18n import channel_label, use_locale
+from bot.i18n import gettext as _
 from bot.i18n.catalog import N_
 from db.enums import IncidentStatus, Role
 from db.models import Incident, IncidentMessage, IncidentNote, Message, User
@@ -164,7 +167,7 @@ def record(
         session.add(incident)
         session.flush()
         new_ids = link(session, incident, signal.message_ids, signal.kind)
-        incident.explanation = explain(session, incident)
+        incident.explanation = stored_explanation(session, incident)
         return Recorded(incident, True, False, new_ids)
 
     incident = match
@@ -177,7 +180,7 @@ def record(
         incident.story = _to_bytes(signal.vector)
     incident.updated_at = now
     new_ids = link(session, incident, signal.message_ids, signal.kind)
-    incident.explanation = explain(session, incident)
+    incident.explanation = stored_explanation(session, incident)
     session.add(incident)
     return Recorded(incident, False, incident.severity > before, new_ids)
 
@@ -212,22 +215,29 @@ def messages_of(session: Session, incident_id: int, limit: int = 500) -> list[Me
 
 
 def explain(session: Session, incident: Incident) -> str:
-    """Plain language: each kind of signal once (its latest figures), the channels, and the
-    most telling messages."""
+    """Plain language, in the current language: each kind of signal once (its latest
+    figures), the channels, and the most telling messages."""
     assert incident.id is not None  # flushed before it is explained
     latest: dict[str, dict] = {}
     for s in incident.signals:
         latest[s["kind"] if s["kind"] != "volume" else s["key"].rsplit(":", 1)[0]] = s
-    lines = [s["explanation"] for s in latest.values()]
-    lines.append(f"Channels: {', '.join(incident.channels) or 'unknown'}.")
+    lines = [signal_explanation(s) for s in latest.values()]
+    channels = ", ".join(channel_label(c) for c in incident.channels) or _("unknown")
+    lines.append(_("Channels: {channels}.").format(channels=channels))
     examples = sorted(
         messages_of(session, incident.id),
         key=lambda m: (m.sentiment if m.sentiment is not None else 0.0, -m.sent_at.timestamp()),
     )[:EXAMPLES]
     if examples:
-        lines.append("Examples:")
-        lines += [f"- “{_short(m.text)}” ({m.channel})" for m in examples]
+        lines.append(_("Examples:"))
+        lines += [f"- “{_short(m.text)}” ({channel_label(m.channel)})" for m in examples]
     return "\n".join(lines)
+
+
+def stored_explanation(session: Session, incident: Incident) -> str:
+    """The explanation the incident row keeps (in English; readers get `explain`'s)."""
+    with use_locale("en"):
+        return explain(session, incident)
 
 
 def _short(text: str | None, limit: int = 120) -> str:

@@ -45,15 +45,6 @@ class SeverityHit:
     similarity: float | None  # closeness to the nearest prototype, if judged by meaning
     prototype: str | None
 
-    @property
-    def how(self) -> str:
-        parts = []
-        if self.phrase:
-            parts.append(f"the words “{self.phrase}”")
-        if self.prototype:
-            parts.append(f"its meaning (close to “{self.prototype}”)")
-        return " and ".join(parts)
-
 
 @dataclass
 class MeaningThresholds:

@@ -11,13 +11,8 @@ import numpy as np
 
 from bot.crisis.lexicon import SeverityHit
 from bot.crisis.stats import betabinom_sf, negbin_sf, surprise
-
-METRIC_WORDS = {
-    "complaint": "complaints",
-    "negative": "negative messages",
-    "troll": "troll messages",
-    "all": "messages",
-}
+from bot.crisis.wording import signal_explanation, signal_title
+from bot.i18n import use_locale
 
 
 def is_negative(kind: str | None, sentiment: float | None) -> bool:
@@ -86,14 +81,13 @@ class Signal:
         }
 
 
-def _where(channel: str) -> str:
-    return "on all channels" if channel == "*" else f"on {channel}"
-
-
-def _p_text(p: float) -> str:
-    if p < 1e-6:
-        return "less than one in a million"
-    return f"about 1 in {round(1 / p):,}"
+def worded(signal: Signal) -> Signal:
+    """The signal's title and explanation as stored: in English, written from its figures
+    (bot/crisis/wording.py writes them in any reader's language)."""
+    summary = signal.summary()
+    with use_locale("en"):
+        signal.title, signal.explanation = signal_title(summary), signal_explanation(summary)
+    return signal
 
 
 def volume_signal(
@@ -107,20 +101,15 @@ def volume_signal(
     evidence: Sequence[Observation],
 ) -> Signal:
     ratio = count / max(expected, 0.01)
-    words = METRIC_WORDS[metric]
     severity = 3 + min(3, int(np.log2(max(ratio, 1)))) + (1 if surprise(p) >= 9 else 0)
     channels = sorted({o.channel for o in evidence}) if channel == "*" else [channel]
-    return Signal(
+    return worded(Signal(
         kind="volume",
         key=f"volume:{metric}:{channel}:{minutes}",
         at=now,
         severity=min(10, severity + (1 if len(channels) > 1 else 0)),
-        title=f"Spike in {words} {_where(channel)}",
-        explanation=(
-            f"{count} {words} from different people {_where(channel)} in the last {minutes} "
-            f"minutes, where about {expected:.1f} is normal at this hour and weekday "
-            f"({ratio:.1f}×). Chance of this many on a normal day: {_p_text(p)}."
-        ),
+        title="",
+        explanation="",
         channels=channels,
         message_ids=[o.message_id for o in evidence],
         figures={
@@ -132,7 +121,7 @@ def volume_signal(
             "p_value": p,
         },
         p_value=p,
-    )
+    ))  # fmt: skip
 
 
 def volume_p(count: int, expected: float, inverse_shape: float) -> float:
@@ -155,19 +144,14 @@ def share_signal(
     now: datetime,
     evidence: Sequence[Observation],
 ) -> Signal:
-    share = negative / total
-    jump = share - normal_share
-    return Signal(
+    jump = negative / total - normal_share
+    return worded(Signal(
         kind="share",
         key=f"share:{channel}:{minutes}",
         at=now,
         severity=min(10, 3 + int(jump * 8) + (1 if surprise(p) >= 9 else 0)),
-        title=f"Negative share jumped {_where(channel)}",
-        explanation=(
-            f"{negative} of {total} messages {_where(channel)} in the last {minutes} minutes "
-            f"are negative ({share:.0%}), where {normal_share:.0%} is normal at this hour. "
-            f"Chance of a share this high on a normal day: {_p_text(p)}."
-        ),
+        title="",
+        explanation="",
         channels=sorted({o.channel for o in evidence}) if channel == "*" else [channel],
         message_ids=[o.message_id for o in evidence],
         figures={
@@ -179,29 +163,29 @@ def share_signal(
             "p_value": p,
         },
         p_value=p,
-    )
+    ))  # fmt: skip
 
 
 def severity_signal(obs: Observation, hit: SeverityHit) -> Signal:
-    return Signal(
+    return worded(Signal(
         kind="severity",
         key=f"severity:{hit.category}:{obs.message_id}",
         at=obs.at,
         severity=hit.severity + (1 if obs.negative and hit.severity < 10 else 0),
-        title=f"Possible {hit.label} on {obs.channel}",
-        explanation=(
-            f"One message on {obs.channel} reads as a {hit.label}, recognised by {hit.how}."
-        ),
+        title="",
+        explanation="",
         channels=[obs.channel],
         message_ids=[obs.message_id],
         figures={
             "category": hit.category,
+            "label": hit.label,
+            "channel": obs.channel,
             "phrase": hit.phrase,
             "similarity": hit.similarity,
             "prototype": hit.prototype,
         },
         vector=obs.vector,
-    )
+    ))  # fmt: skip
 
 
 def story_signal(
@@ -217,23 +201,26 @@ def story_signal(
     example = members[0].text.strip().replace("\n", " ")
     example = example if len(example) <= 60 else example[:59] + "…"
     severity = 4 + min(3, int(np.log2(max(authors / max(expected, 0.5), 1)) // 2))
-    return Signal(
+    return worded(Signal(
         kind="story",
         key=f"story:{members[0].message_id}",
         at=now,
         severity=min(10, severity + (1 if len(channels) > 1 else 0)),
-        title=f"{authors} people raising the same issue",
-        explanation=(
-            f"{authors} different people on {', '.join(channels)} wrote about the same thing "
-            f"in the last {minutes} minutes (e.g. “{example}”), where about {expected:.1f} "
-            f"messages like these would be normal. Chance on a normal day: {_p_text(p)}."
-        ),
+        title="",
+        explanation="",
         channels=channels,
         message_ids=[o.message_id for o in members],
-        figures={"authors": authors, "expected": round(expected, 2), "p_value": p},
+        figures={
+            "authors": authors,
+            "expected": round(expected, 2),
+            "p_value": p,
+            "channels": channels,
+            "minutes": minutes,
+            "example": example,  # a customer's words: erased with them (bot/privacy)
+        },
         vector=centroid,
         p_value=p,
-    )
+    ))  # fmt: skip
 
 
 def unit(vector: np.ndarray) -> np.ndarray:

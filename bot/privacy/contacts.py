@@ -77,7 +77,7 @@ def _incidents_of(message_ids: Sequence[int]):
 def _scrub_incidents(session: Session, message_ids: Sequence[int], texts: list[str]) -> None:
     """Incident explanations and their signals quote example messages: take the words of
     erased or purged messages out of them, and rebuild the explanation from what remains."""
-    from bot.crisis.incidents import explain
+    from bot.crisis.incidents import stored_explanation
 
     forms = sorted({f for t in texts if t for f in _quoted_forms(t)}, key=len, reverse=True)
     if not message_ids or not forms:
@@ -89,13 +89,18 @@ def _scrub_incidents(session: Session, message_ids: Sequence[int], texts: list[s
         signals = []
         for signal in incident.signals:
             words = signal.get("explanation", "")
+            figures = dict(signal.get("figures") or {})
+            example = figures.get("example")  # a story's quoted message
             for form in forms:
                 words = words.replace(form, "[erased]")
-            signals.append({**signal, "explanation": words})
+                example = example.replace(form, "[erased]") if example else example
+            if example is not None:
+                figures["example"] = example
+            signals.append({**signal, "explanation": words, "figures": figures})
         incident.signals = signals
         session.add(incident)
         session.flush()
-        incident.explanation = explain(session, incident)
+        incident.explanation = stored_explanation(session, incident)
         session.add(incident)
 
 

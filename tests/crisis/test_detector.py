@@ -52,7 +52,7 @@ def test_six_complaints_in_ten_minutes_alert_a_quiet_brand_with_counts_against_n
     assert volume, "a quiet brand's six complaints in ten minutes is a spike"
     first = volume[0]
     assert first.figures["count"] >= 5 and first.figures["expected"] < 0.5
-    assert "complaints from different people on line" in first.explanation
+    assert "complaints from different people on LINE" in first.explanation
     assert "is normal at this hour and weekday" in first.explanation
     assert first.channels == ["line"] and 3 <= first.severity <= 10
 

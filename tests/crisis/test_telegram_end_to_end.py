@@ -68,7 +68,7 @@ def test_a_supervisor_pressing_acknowledge_on_telegram_stops_the_repeats(
         post(live, tu.text_update(42, 42, "complaint: 你們再不退款，我就提告"))
         first = live_app.wait_until(lambda: alerts_in(telegram_api), timeout=15, what="an alert")[0]
         assert time.monotonic() - started < 10  # within seconds of the message
-        assert "legal threat" in first["text"] and "提告" in first["text"]
+        assert "法律威脅" in first["text"] and "提告" in first["text"]  # in the brand's language
         [[button]] = first["reply_markup"]["inline_keyboard"]
         assert button["callback_data"].startswith("ack:") and button["text"] == "確認處理"
         live_app.wait_until(lambda: len(alerts_in(telegram_api)) >= 2, what="a repeat")
