@@ -1,1 +1,1 @@
-"""The content calendar: scheduled posts, their approval, publishing and images."""
+"""The content calendar: scheduled posts, their repeats, approval, publishing and images."""

@@ -15,9 +15,9 @@ from apscheduler.triggers.date import DateTrigger
 from sqlmodel import Session, col, or_, select
 
 from bot.auth.roles import has_role
+from bot.calendar.repeat import Repeat
 from bot.errors import Conflict, Forbidden, Invalid, NotFound
 from bot.i18n.catalog import N_
-from bot.repeat import Repeat
 from db.enums import PostStatus
 from db.models import AuditLog, Post, PostRun, User
 from db.types import utcnow

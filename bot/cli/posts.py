@@ -160,7 +160,7 @@ def cmd_add(args) -> int:
 
 def _every(choice: str | None, start):
     """--every as a repeat at the first post's local time (`start`)."""
-    from bot.repeat import Repeat
+    from bot.calendar.repeat import Repeat
 
     if not choice:
         return None
@@ -168,7 +168,7 @@ def _every(choice: str | None, start):
     if choice in WEEKDAY_NAMES:
         return Repeat("week", at, weekday=WEEKDAY_NAMES.index(choice))
     if choice == "month":
-        from bot.repeat import LAST_MONTH_DAY
+        from bot.calendar.repeat import LAST_MONTH_DAY
 
         if start.day > LAST_MONTH_DAY:
             raise CommandError(
@@ -211,7 +211,7 @@ def cmd_list(args) -> int:
     from sqlmodel import Session, col, select
 
     from bot.calendar.posts import OPEN, trigger_for, upcoming
-    from bot.repeat import describe
+    from bot.calendar.repeat import describe
     from db.engine import make_engine
     from db.models import Post
     from db.types import utcnow

@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.calendar.posts import cron_trigger, upcoming
+from bot.calendar.repeat import Repeat, RepeatError, describe, from_cron, from_form, words
 from bot.i18n import use_locale
-from bot.repeat import Repeat, RepeatError, describe, from_cron, from_form, words
 
 TAIPEI = ZoneInfo("Asia/Taipei")
 TEN = time(10, 0)

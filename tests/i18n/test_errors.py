@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from bot import i18n
+from bot.calendar.repeat import RepeatError
 from bot.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
-from bot.repeat import RepeatError
 from bot.web.errors import http_status
 from db.enums import (
     DraftStatus,

@@ -16,8 +16,8 @@ from bot.auth.roles import has_role
 from bot.calendar import posts
 from bot.calendar.media import MAX_BYTES, image_path, save_image
 from bot.calendar.publish import grace_of, sync_job
+from bot.calendar.repeat import LAST_MONTH_DAY, RepeatError, describe, from_form, words
 from bot.errors import DomainError
-from bot.repeat import LAST_MONTH_DAY, RepeatError, describe, from_form, words
 from bot.web.deps import CurrentLogin, CurrentUser, ServicesDep, SessionDep, SessionsDep
 from bot.web.errors import http_status
 from bot.web.routes.console import render

@@ -1,7 +1,9 @@
-"""Repeats in words for the content calendar: every day, every weekday, every Monday, monthly on
-the 1st, at a time of day. Staff pick one of these; the calendar stores it as a five-field
-cron rule (what the scheduler runs), and shows any stored rule back in words. Rules that no
-phrase describes (admins may still type cron) are shown as they are."""
+"""How often a post repeats, in words, and the cron rule each is stored as.
+
+Every day, every weekday, every Monday, monthly on the 1st, at a time of day: staff pick one;
+the calendar stores it as a five-field cron rule (what the scheduler runs), and shows any
+stored rule back in words. Rules that no phrase describes (admins may still type cron) are
+shown as they are."""
 
 from __future__ import annotations
 
