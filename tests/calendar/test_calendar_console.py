@@ -90,6 +90,13 @@ def test_staff_plan_a_post_a_supervisor_approves_it_and_its_job_is_stored(servic
     assert "&lt;b&gt;週末市集&lt;/b&gt;" in week and "<b>週末市集</b>" not in week  # escaped
     assert "relationship" in week and "planned" in week
     assert f"/console/posts/{post.id}/approve" not in week  # agents do not see Approve
+    # what was done is said beside the post, which is shown open (in the reader's language)
+    assert response.headers["location"].endswith(f"&post={post.id}&done=added#post-{post.id}")
+    assert f'id="post-{post.id}" open>' in week
+    assert '<p class="done" role="status">Added. A supervisor approves it' in week
+    chinese = agent.get(response.headers["location"], headers={"Accept-Language": "zh-TW"}).text
+    assert '<p class="done" role="status">已加入行事曆，發布前需經主管核准。</p>' in chinese
+    assert 'class="done"' not in agent.get(f"/console/calendar?day={tomorrow()}").text
 
     denied = agent.post(f"/console/posts/{post.id}/approve", data={"csrf": csrf(agent)})
     assert denied.status_code == 403
@@ -100,6 +107,7 @@ def test_staff_plan_a_post_a_supervisor_approves_it_and_its_job_is_stored(servic
     )
     assert approved.status_code == 303
     assert only_post(services).status == "approved"
+    assert "Approved: it goes out at its time." in boss.get(approved.headers["location"]).text
     assert services.scheduler.get_job(f"post:{post.id}") is not None
 
     month = boss.get(f"/console/calendar?view=month&day={tomorrow()}").text

@@ -26,6 +26,12 @@ from nlp.types import STAGES
 
 router = APIRouter()
 VIEWS = ("week", "month")
+# What the page says beside a post just added, approved or cancelled (?post=ID&done=...).
+DONE = {
+    "added": lambda: i18n.gettext("Added. A supervisor approves it before it goes out."),
+    "approved": lambda: i18n.gettext("Approved: it goes out at its time."),
+    "cancelled": lambda: i18n.gettext("Cancelled: it will not go out."),
+}
 
 
 def _period(view: str, day: date) -> tuple[date, date]:
@@ -119,6 +125,8 @@ def calendar_page(
     sessions: SessionsDep,
     view: str = "week",
     day: str | None = None,
+    post: int | None = None,
+    done: str | None = None,
 ) -> HTMLResponse:
     if view not in VIEWS:
         raise HTTPException(422, i18n.gettext("The calendar shows a week or a month."))
@@ -128,6 +136,8 @@ def calendar_page(
             422, i18n.gettext("The day must look like 2026-12-01, between 1970 and 9000.")
         )
     context = _calendar_context(session, services, user, login, sessions, view, shown)
+    if post is not None and done in DONE:  # said beside the post, which is shown open
+        context |= {"done_post": post, "done_text": DONE[done]()}
     return render(request, "calendar.html", **context)
 
 
@@ -194,8 +204,7 @@ async def add_post(
             session, services, user, login, sessions, "week", shown, error=error.text(), form=form
         )
         return render(request, "calendar.html", status=http_status(error), **context)
-    local_day = post.scheduled_at.astimezone(posts.zone(settings.timezone)).date()
-    return RedirectResponse(f"/console/calendar?view=week&day={local_day}", status_code=303)
+    return RedirectResponse(_shown_at(post, settings, "added"), status_code=303)
 
 
 def _chosen_words(every, at, weekday, day, start: date) -> str:
@@ -207,7 +216,13 @@ def _chosen_words(every, at, weekday, day, start: date) -> str:
     return words(chosen) if chosen else ""
 
 
-async def _decide(services, fn, post_id: int, user, **kwargs) -> str:
+def _shown_at(post, settings, done: str) -> str:
+    """The week of the post, opened at the post with what was just done to it."""
+    local_day = post.scheduled_at.astimezone(posts.zone(settings.timezone)).date()
+    return f"/console/calendar?view=week&day={local_day}&post={post.id}&done={done}#post-{post.id}"
+
+
+async def _decide(services, fn, post_id: int, user, done: str, **kwargs) -> str:
     def run():
         with session_scope(services.engine) as db:
             post = fn(db, post_id, user, **kwargs)
@@ -215,8 +230,7 @@ async def _decide(services, fn, post_id: int, user, **kwargs) -> str:
         return post
 
     post = await run_in_threadpool(run)  # a refusal answers by bot/web/errors.py
-    local_day = post.scheduled_at.astimezone(posts.zone(services.settings.timezone)).date()
-    return f"/console/calendar?view=week&day={local_day}"
+    return _shown_at(post, services.settings, done)
 
 
 @router.post("/console/posts/{post_id}/approve")
@@ -226,7 +240,7 @@ async def approve_post(
     user: CurrentUser,
 ) -> Response:
     grace = grace_of(services.settings)
-    to = await _decide(services, posts.approve_post, post_id, user, grace=grace)
+    to = await _decide(services, posts.approve_post, post_id, user, "approved", grace=grace)
     return RedirectResponse(to, status_code=303)
 
 
@@ -237,7 +251,7 @@ async def cancel_post(
     user: CurrentUser,
     reason: Annotated[str, Form()] = "",
 ) -> Response:
-    to = await _decide(services, posts.cancel_post, post_id, user, reason=reason)
+    to = await _decide(services, posts.cancel_post, post_id, user, "cancelled", reason=reason)
     return RedirectResponse(to, status_code=303)
 
 
