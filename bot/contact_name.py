@@ -1,5 +1,6 @@
-"""How staff see who wrote: the contact's name, or else a short nickname that stays the same for
-that person ("Visitor #12" for a web-chat visitor, "LINE user #34"). Never a platform id or a
+"""How staff see who wrote: the contact's name, or else a stable nickname for that person.
+
+"Visitor #12" for a web-chat visitor, "LINE user #34". Never a platform id or a
 web-chat cookie token: those identify a person to anyone who sees them and mean nothing to
 staff. Every page, staff message and report names people through `contact_name`."""
 

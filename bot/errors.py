@@ -1,5 +1,7 @@
-"""Why the domain refuses a step, by kind, with no transport in it: bot/web/errors.py maps each
-kind to an HTTP status, the command line prints the text and exits 2, the staff chat shows it.
+"""Why the domain refuses a step, by kind, with no transport (HTTP, chat) in it.
+
+bot/web/errors.py maps each kind to an HTTP status, the command line prints the text and exits
+2, the staff chat shows it.
 
 A refusal's text is an English msgid with {named} fields, marked with `N_` so the catalogue
 (locales/*/errors.po) holds it: `text()` translates it in the language of the moment, `str()`

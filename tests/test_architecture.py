@@ -3,6 +3,7 @@ cycle exists between modules or between bot/'s subpackages, so a new one fails `
 
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 
 import grimp
@@ -97,3 +98,15 @@ def test_no_import_cycle_between_bot_subpackages_and_flat_modules():
         for part in parts
     }
     assert cycles(edges) == []
+
+
+def test_every_part_of_bot_says_what_it_owns_in_a_one_line_docstring():
+    bot = ROOT / "bot"
+    parts = [*bot.glob("*.py"), *bot.glob("*/__init__.py")]
+    unsaid = []
+    for path in sorted(parts):
+        docstring = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
+        first = docstring.splitlines()[0] if docstring else ""
+        if not first.rstrip().endswith((".", ".)")) or len(first) > 100:
+            unsaid.append(f"{path.relative_to(ROOT)}: {first!r}")
+    assert unsaid == []
