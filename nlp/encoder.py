@@ -12,6 +12,7 @@ torch and transformers are imported only when an encoder is actually built.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
 import warnings
@@ -29,10 +30,15 @@ from nlp.encoding import (
     MAX_BATCH_TOKENS,
     SentencePieceXLMR,
     batches,
-    clean,
+    default_layers,
     encoder_name,
+    input_ids,
+    mean_pooled,
+    padded,
 )
 from nlp.settings import NlpSettings
+
+log = logging.getLogger(__name__)
 
 BF16_MIN_BATCH = 8
 
@@ -134,6 +140,8 @@ class Encoder:
     `embed(texts)` returns float32 (n, dim) with unit-length rows. Texts are sorted by length
     and padded per batch, and truncated to `max_tokens`, so short messages are cheap.
     """
+
+    runtime = "torch"
 
     def __init__(
         self,
@@ -258,26 +266,15 @@ class Encoder:
 
     def token_ids(self, texts: Sequence[str], prefix: str = "query: ") -> list[list[int]]:
         """Model input ids (with specials, truncated) for each text."""
-        # (characters far beyond max_tokens are never used: cut them before tokenising)
-        limit = self.max_tokens * 16
-        return self.tokenizer.encode(
-            [prefix + clean(t[:limit]) for t in texts], self.max_tokens - 2
-        )
+        return input_ids(self.tokenizer, texts, prefix, self.max_tokens)
 
     @property
     def num_layers(self) -> int:
         return int(self.model.config.num_hidden_layers)
 
     def default_layers(self) -> list[int]:
-        """The layers classification features are pooled from: the upper half, every other
-        layer (6, 8, 10, 12 for a 12-layer model).
-
-        Intermediate layers keep lexical and form cues (question forms, insults) that the last,
-        retrieval-tuned layer smooths away; in cross-validation the four beat the last layer
-        alone by about 0.035 macro-F1 on commenter type.
-        """
-        n = self.num_layers
-        return sorted({max(1, round(n * f)) for f in (1 / 2, 2 / 3, 5 / 6)} | {n})
+        """The layers classification features are pooled from (`nlp.encoding.default_layers`)."""
+        return default_layers(self.num_layers)
 
     def embed(
         self,
@@ -307,15 +304,11 @@ class Encoder:
         many = len(order) > batch_size
         with self._lock, torch.inference_mode():
             for chunk in batches(order, [len(x) for x in ids], batch_size, MAX_BATCH_TOKENS):
-                width = max(len(ids[i]) for i in chunk)
                 # padding to a multiple of 8 means fewer distinct shapes: better kernel reuse
-                width = min(-(-width // 8) * 8, self.max_positions)
-                inp = torch.full((len(chunk), width), self.pad_id, dtype=torch.long)
-                att = torch.zeros((len(chunk), width), dtype=torch.long)
-                for row, i in enumerate(chunk):
-                    inp[row, : len(ids[i])] = torch.tensor(ids[i], dtype=torch.long)
-                    att[row, : len(ids[i])] = 1
-                out[chunk] = self._forward_pooled(inp, att, want).numpy()
+                inp, att = padded([ids[i] for i in chunk], self.pad_id, multiple=8)
+                out[chunk] = self._forward_pooled(
+                    torch.from_numpy(inp), torch.from_numpy(att), want
+                ).numpy()
                 if many:
                     _release_freed_memory()
                 if progress is not None:
@@ -326,12 +319,8 @@ class Encoder:
         """One forward pass; the mean-pooled, L2-normalised vector of each wanted layer."""
         import torch
 
-        mask = att.unsqueeze(-1).float()
-        denom = mask.sum(1).clamp(min=1.0)
-
         def pool(hidden: torch.Tensor) -> torch.Tensor:
-            p = (hidden.float() * mask).sum(1) / denom
-            return torch.nn.functional.normalize(p, dim=-1)
+            return mean_pooled(hidden, att)
 
         # intermediate layers are pooled as they are produced (a forward hook), so only the
         # pooled vectors are kept, never every layer's activations
@@ -429,14 +418,8 @@ def get_encoder(settings: NlpSettings | None = None) -> TextEncoder:
         enc = _cache.get(key)
         if enc is None:
             if runtime == "onnx":
-                from nlp.onnx_encoder import OnnxEncoder
-
-                enc = OnnxEncoder(
-                    source,
-                    name=key[1],
-                    max_tokens=max_tokens,
-                    quantize=quantize,
-                    threads=int(threads) if threads else None,
+                enc = _onnx_or_torch(
+                    settings.runtime, source, key[1], max_tokens, quantize, threads
                 )
             else:
                 enc = Encoder(
@@ -450,34 +433,54 @@ def get_encoder(settings: NlpSettings | None = None) -> TextEncoder:
         return enc
 
 
+def _onnx_or_torch(
+    asked: str, source: str, name: str, max_tokens: int, quantize: str, threads: int | None
+) -> TextEncoder:
+    """The ONNX Runtime encoder; torch when it was not asked for by name and cannot be built
+    (the one-off export failed, say), so the classifier still runs."""
+    from nlp.onnx_encoder import OnnxEncoder
+
+    try:
+        return OnnxEncoder(
+            source, name=name, max_tokens=max_tokens, quantize=quantize, threads=threads
+        )
+    except Exception:
+        if asked.strip().lower() == "onnx":
+            raise
+        log.warning("ONNX Runtime encoder unavailable; using torch", exc_info=True)
+        return Encoder(source, name=name, max_tokens=max_tokens, quantize=quantize, threads=threads)
+
+
 RUNTIMES = ("auto", "onnx", "torch")
 
 
 def pick_runtime(runtime: str, source: str, quantize: str) -> str:
     """`onnx` or `torch` for a REPLYLINE_RUNTIME value.
 
-    `auto` is torch for now: int8 on ONNX Runtime quantizes activations per batch, so a
-    message's vector depends slightly on its batch-mates (see nlp.onnx_encoder). `onnx` runs
-    the bundled encoder on ONNX Runtime (fails clearly where it cannot); `torch` is the
-    transformers model.
+    `auto` is ONNX Runtime wherever it can serve the model (the bundled encoder, onnxruntime
+    installed, a quantize mode other than the torch-only bf16), torch elsewhere: per-token int8
+    on ONNX Runtime is ~2x faster per core than torch, in less than half the memory, and gives a
+    message the same vector alone or in a batch. `onnx` insists (fails clearly where it cannot);
+    `torch` is the transformers model, the fallback.
     """
     runtime = (runtime or "auto").strip().lower()
     if runtime not in RUNTIMES:
         raise ValueError(f"unknown runtime {runtime!r} ({', '.join(RUNTIMES)})")
-    if runtime != "onnx":
+    if runtime == "torch":
         return "torch"
     import importlib.util
 
     from nlp.onnx_encoder import supports
 
     usable = importlib.util.find_spec("onnxruntime") is not None and supports(source)
+    bf16 = quantize.lower() == "bf16"
     if runtime == "onnx":
         if not usable:
             raise ValueError(
                 f"REPLYLINE_RUNTIME=onnx needs onnxruntime and a converted bundled model; "
                 f"{source} is not one"
             )
-        if quantize.lower() == "bf16":
+        if bf16:
             raise ValueError("quantize=bf16 is a torch mode; use none or int8 with onnx")
         return "onnx"
-    return "torch"
+    return "onnx" if usable and not bf16 else "torch"

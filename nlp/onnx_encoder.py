@@ -3,12 +3,14 @@ in a fraction of the memory, and without importing torch in the serving process.
 
 Word embeddings are looked up in numpy from the 4-bit table beside the model (memory-mapped:
 only the rows of tokens actually seen become resident); the rest of the network runs as an
-ONNX graph exported once from the converted model (`nlp.onnx_export`). `quantize="int8"` runs
-the dynamically quantized graph (int8 weights per output channel).
+ONNX graph exported once from the converted model (`nlp.onnx_export`). `quantize="int8"` (and
+"auto") runs the per-token int8 graph (`nlp.onnx_quantize`): a message's vector is the same alone
+or in any batch. "none" runs float32, torch's vectors.
 
 Throughput on a few cores comes from running length-sorted batches side by side, each on a
 one-thread session (small matrices do not split well across threads); a lone batch (one
-message) runs on a session that uses all the threads, for latency.
+message) runs on a session that uses all the threads, for latency. Idle threads sleep instead
+of spinning: on a shared machine spinning only burns CPU that other processes need.
 """
 
 from __future__ import annotations
@@ -28,8 +30,10 @@ from nlp.encoding import (
     MAX_BATCH_TOKENS,
     SentencePieceXLMR,
     batches,
-    clean,
+    default_layers,
     encoder_name,
+    input_ids,
+    padded,
 )
 
 
@@ -128,6 +132,7 @@ class OnnxEncoder:
         opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         opts.enable_mem_pattern = False  # shapes vary per batch: planned patterns do not fit
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         opts.log_severity_level = 3
         return ort.InferenceSession(str(self.graph), opts, providers=["CPUExecutionProvider"])
 
@@ -139,15 +144,11 @@ class OnnxEncoder:
 
     def default_layers(self) -> list[int]:
         """The same layers as `Encoder.default_layers` (the upper half, every other one)."""
-        n = self.num_layers
-        return sorted({max(1, round(n * f)) for f in (1 / 2, 2 / 3, 5 / 6)} | {n})
+        return default_layers(self.num_layers)
 
     def token_ids(self, texts: Sequence[str], prefix: str = "query: ") -> list[list[int]]:
         """Model input ids (with specials, truncated) for each text."""
-        limit = self.max_tokens * 16
-        return self.tokenizer.encode(
-            [prefix + clean(t[:limit]) for t in texts], self.max_tokens - 2
-        )
+        return input_ids(self.tokenizer, texts, prefix, self.max_tokens)
 
     def embed(
         self,
@@ -172,12 +173,7 @@ class OnnxEncoder:
         picks = [layer - 1 for layer in want]
 
         def run(session: Any, chunk: list[int]) -> None:
-            width = max(len(ids[i]) for i in chunk)
-            inp = np.full((len(chunk), width), self.pad_id, dtype=np.int64)
-            att = np.zeros((len(chunk), width), dtype=np.int64)
-            for row, i in enumerate(chunk):
-                inp[row, : len(ids[i])] = ids[i]
-                att[row, : len(ids[i])] = 1
+            inp, att = padded([ids[i] for i in chunk], self.pad_id)
             pooled = session.run(None, {"inputs_embeds": self.lookup(inp), "attention_mask": att})
             out[chunk] = pooled[0][:, picks, :].reshape(len(chunk), -1)
             if progress is not None:

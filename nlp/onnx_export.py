@@ -3,30 +3,67 @@
 The graph takes the looked-up word embeddings (`inputs_embeds`: the 250k-row table stays the
 4-bit file beside the model and is read in numpy, so it never becomes resident as float32)
 and the attention mask, and returns every layer's mean-pooled, L2-normalised vector
-(`pooled`: batch x layers x dim), so the runtime needs no torch at all. `int8` also writes a
-dynamically quantized copy (int8 weights, float activations).
+(`pooled`: batch x layers x dim), so the runtime needs no torch at all. `int8` is that graph
+with per-token int8 matrix multiplications (`nlp.onnx_quantize`).
 
-The export runs in a child process (`python -m nlp.onnx_export DIR`) so the serving process
+Where the graphs are cached: inside the converted model directory (REPLYLINE_MODEL_DIR, by
+default ~/.cache/replyline/models/e5-small), named with a key of everything that shapes them:
+this export recipe's version, the model's own description and configuration, and the torch and
+onnx versions that write them (`encoder-int8-<key>.onnx`). A change to any of these gives a new
+name, so a stale graph is never served; the export deletes the graphs of other keys. Nothing is
+downloaded: the export reads the packaged weights.
+
+The export runs in a child process (`python -m nlp.onnx_export DIR MODE`) so the serving process
 never imports torch; files are written under temporary names and renamed into place, so a
 crash or a concurrent export never leaves a half file behind.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import sys
 import tempfile
+from importlib import metadata
 from pathlib import Path
 
-FP32_FILE = "encoder.onnx"
-INT8_FILE = "encoder.int8.onnx"
 OPSET = 17
+RECIPE = 2  # bump when the graph or its quantization changes: the cached files are re-made
+MODES = ("none", "int8")
+
+
+def _version(package: str) -> str:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "-"
+
+
+def export_key(model_dir: str | os.PathLike) -> str:
+    """What the exported graphs depend on, hashed: recipe, model description and config, and the
+    versions of the libraries that write them."""
+    digest = hashlib.sha256(f"recipe {RECIPE} opset {OPSET}".encode())
+    for name in ("replyline_model.json", "config.json"):
+        path = Path(model_dir) / name
+        digest.update(path.read_bytes() if path.is_file() else b"-")
+    for package in ("torch", "transformers", "onnx"):
+        digest.update(f"{package} {_version(package)}".encode())
+    return digest.hexdigest()[:12]
 
 
 def onnx_file(model_dir: str | os.PathLike, quantize: str) -> Path:
-    """Where the ONNX graph for a quantize mode lives inside the model directory."""
-    return Path(model_dir) / (INT8_FILE if quantize == "int8" else FP32_FILE)
+    """Where the ONNX graph for a quantize mode (`none` or `int8`) lives inside the model dir."""
+    mode = "int8" if quantize == "int8" else "fp32"
+    return Path(model_dir) / f"encoder-{mode}-{export_key(model_dir)}.onnx"
+
+
+def _remove_stale(model_dir: Path) -> None:
+    """Graphs of other keys (an older recipe or library) and of the first, unkeyed export."""
+    keep = {onnx_file(model_dir, mode).name for mode in MODES}
+    for path in model_dir.glob("encoder*.onnx"):
+        if path.name not in keep and not path.name.startswith("."):
+            path.unlink(missing_ok=True)
 
 
 def _replace_atomically(tmp: Path, target: Path) -> None:
@@ -42,6 +79,8 @@ def export_fp32(model_dir: Path) -> Path:
 
     import torch
     from transformers import AutoModel
+
+    from nlp.encoding import mean_pooled
 
     target = onnx_file(model_dir, "none")
     model = AutoModel.from_pretrained(
@@ -59,13 +98,9 @@ def export_fp32(model_dir: Path) -> Path:
                 attention_mask=attention_mask,
                 output_hidden_states=True,
             )
-            mask = attention_mask.unsqueeze(-1).to(inputs_embeds.dtype)
-            denom = mask.sum(1).clamp(min=1.0)
-            pooled = [
-                torch.nn.functional.normalize((h * mask).sum(1) / denom, dim=-1)
-                for h in out.hidden_states[1:]
-            ]
-            return torch.stack(pooled, dim=1)
+            return torch.stack(
+                [mean_pooled(h, attention_mask) for h in out.hidden_states[1:]], dim=1
+            )
 
     dim = int(model.config.hidden_size)
     example = (torch.randn(2, 8, dim), torch.ones(2, 8, dtype=torch.int64))
@@ -95,8 +130,10 @@ def export_fp32(model_dir: Path) -> Path:
 
 
 def export_int8(model_dir: Path) -> Path:
-    """Dynamic int8 quantization of the float32 graph's matrix multiplications."""
-    from onnxruntime.quantization import QuantType, quantize_dynamic
+    """The float32 graph with per-token int8 matrix multiplications (`nlp.onnx_quantize`)."""
+    import onnx
+
+    from nlp.onnx_quantize import per_token_int8
 
     source = onnx_file(model_dir, "none")
     if not source.is_file():
@@ -105,14 +142,7 @@ def export_int8(model_dir: Path) -> Path:
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".onnx", dir=model_dir)
     os.close(fd)
     try:
-        quantize_dynamic(
-            str(source),
-            tmp,
-            weight_type=QuantType.QInt8,
-            per_channel=True,  # one scale per output column: embeddings stay within ~1 %
-            op_types_to_quantize=["MatMul"],
-            extra_options={"MatMulConstBOnly": True},
-        )
+        onnx.save(per_token_int8(onnx.load(str(source))), tmp)
         _replace_atomically(Path(tmp), target)
     finally:
         Path(tmp).unlink(missing_ok=True)
@@ -143,6 +173,7 @@ def main(argv: list[str]) -> int:
         export_int8(model_dir)
     else:
         export_fp32(model_dir)
+    _remove_stale(model_dir)
     return 0
 
 

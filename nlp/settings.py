@@ -50,8 +50,8 @@ class NlpSettings(BaseModel):
     )
     runtime: Annotated[Literal["auto", "onnx", "torch"], BeforeValidator(_lower)] = Field(
         default="auto",
-        description="what runs the encoder: auto (torch), torch, or onnx (the bundled encoder "
-        "on ONNX Runtime)",
+        description="what runs the encoder: auto (ONNX Runtime for the bundled encoder, else "
+        "torch), torch, or onnx (the bundled encoder on ONNX Runtime)",
     )
     max_tokens: int = Field(default=128, ge=8, le=512, description="longest input, in tokens")
     torch_threads: int | None = Field(

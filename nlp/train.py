@@ -80,11 +80,12 @@ def embed_cached(
     progress: Callable[[int], None] | None = None,
     layers: Sequence[int] | None = None,
 ) -> np.ndarray:
-    """Embeddings for `texts`, reusing an on-disk cache keyed by encoder, layers and text."""
+    """Embeddings for `texts`, reusing an on-disk cache keyed by encoder (and what runs it),
+    layers and text."""
     layer_tag = "-".join(str(v) for v in layers) if layers else "last"
     tag = (
         f"{encoder.name}-{getattr(encoder, 'max_tokens', 0)}-"
-        f"{getattr(encoder, 'quantize', None)}-{layer_tag}"
+        f"{getattr(encoder, 'runtime', 'torch')}-{getattr(encoder, 'quantize', None)}-{layer_tag}"
     )
     path = cache_dir() / f"{tag}.npz"
     cached: dict[str, np.ndarray] = {}

@@ -23,6 +23,15 @@ def encoder(model_dir):
 
 
 @pytest.fixture(scope="session")
+def torch_encoder(model_dir):
+    """The torch encoder (the fallback runtime), whatever REPLYLINE_RUNTIME picks."""
+    from nlp.encoder import get_encoder
+    from nlp.settings import NlpSettings
+
+    return get_encoder(NlpSettings.from_env().updated(model_dir=model_dir, runtime="torch"))
+
+
+@pytest.fixture(scope="session")
 def classifier(encoder, model_dir):
     from nlp.classifier import load_classifier
 

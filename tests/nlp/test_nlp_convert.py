@@ -140,7 +140,7 @@ def test_conversion_writes_complete_dir_and_reuses_it(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["e5-small"]
 
 
-def test_four_bit_embedding_rows_match_the_saved_model(encoder, model_dir):
+def test_four_bit_embedding_rows_match_the_saved_model(torch_encoder, model_dir):
     import torch
     from safetensors import safe_open
 
@@ -148,7 +148,7 @@ def test_four_bit_embedding_rows_match_the_saved_model(encoder, model_dir):
     with safe_open(str(model_dir / "model.safetensors"), framework="pt") as f:
         table = f.get_slice("embeddings.word_embeddings.weight")
         stored = torch.stack([table[i : i + 1][0] for i in ids]).float()
-    looked_up = encoder.model.get_input_embeddings()(torch.tensor([ids]))[0]
+    looked_up = torch_encoder.model.get_input_embeddings()(torch.tensor([ids]))[0]
     assert looked_up.dtype == torch.float32
     # the 4-bit table is exact; the float16 copy differs only by float16 rounding
     torch.testing.assert_close(looked_up, stored, rtol=2e-3, atol=1e-4)
