@@ -8,13 +8,14 @@ from __future__ import annotations
 import asyncio
 import importlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache, partial
 
 from sqlalchemy.engine import Engine
 
 from bot import state
 from bot.config import Settings
+from bot.crisis.alerts import ACK_PREFIX, on_ack_press
 from bot.crisis.monitor import CrisisMonitor
 from bot.delivery.outbox import Outbox
 from bot.i18n import configure as configure_i18n
@@ -23,8 +24,9 @@ from bot.pipeline.process import Pipeline
 from bot.pipeline.redrafts import redraft_corrected
 from bot.pipeline.worker import Worker
 from bot.privacy.contacts import purge_expired_text
+from bot.review.actions import Handler
 from bot.review.notices import NoticePusher
-from bot.review.staff_review import staff_review
+from bot.review.staff_review import on_draft_button, on_staff_reply, staff_review
 from bot.scheduler import Scheduler
 from bot.state import StateVersions
 from db.engine import make_engine
@@ -33,6 +35,14 @@ from handlers.registry import build_channels
 from nlp.types import Classifier
 from playbooks.engine import Playbooks
 from playbooks.faq import encoder_embed
+
+# Every button replyline makes, by the prefix of its data (bot/review/actions.py dispatches):
+# review decisions and edits from the Telegram staff chat, acknowledging a crisis alert.
+ACTIONS: dict[str, Handler] = {
+    "draft": on_draft_button,
+    "reply": on_staff_reply,
+    ACK_PREFIX: on_ack_press,
+}
 
 
 @dataclass
@@ -45,6 +55,7 @@ class Services:
     worker: Worker
     scheduler: Scheduler
     versions: StateVersions  # shared state this process caches, reloaded when others change it
+    actions: dict[str, Handler] = field(default_factory=lambda: dict(ACTIONS))  # button presses
 
     @classmethod
     def build(

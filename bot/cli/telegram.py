@@ -147,7 +147,7 @@ async def poll(services, channel, timeout: int, rounds: int = 0) -> int:
             except RequestRejected as rejected:
                 log.warning("update %s skipped: %s", update.get("update_id"), rejected.reason)
         stored = await asyncio.to_thread(store_events, services.engine, events) if events else []
-        await run_presses(services.engine, channel, events, stored)
+        await run_presses(services.engine, channel, events, stored, services.actions)
         received += sum(not s.duplicate for s in stored)
         if updates:
             offset = max(u["update_id"] for u in updates) + 1

@@ -291,6 +291,3 @@ def on_ack_press(session: Session, user: User | None, press: actions.Press, payl
     return _("Incident #{id} acknowledged by {who}. Alerts stopped.").format(
         id=incident.id, who=incident.acknowledged_by
     )
-
-
-actions.register(ACK_PREFIX, on_ack_press)

@@ -1,12 +1,13 @@
 """Buttons pressed in a chat (Telegram callback queries, LINE postbacks) routed by prefix.
 
-Each feature registers the prefixes it owns, e.g. "draft" for review decisions from the staff
-chat, "ack" for acknowledging a crisis alert. Adapters turn a press into `dispatch(...)` and show
-the returned text to whoever pressed."""
+Each feature owns a prefix, e.g. "draft" for review decisions from the staff chat, "ack" for
+acknowledging a crisis alert; the table of prefixes and handlers is `bot/services.py` ACTIONS,
+built in one place rather than by import side effects. Adapters turn a press into
+`dispatch(...)` and show the returned text to whoever pressed."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from sqlmodel import Session, select
@@ -27,13 +28,8 @@ class Press:
     text: str | None = None  # what was written, for actions answered with text (a staff edit)
 
 
+# `handler(session, staff_user_or_None, press, payload)` returns the text to show.
 Handler = Callable[[Session, "User | None", Press, str], str]
-_handlers: dict[str, Handler] = {}
-
-
-def register(prefix: str, handler: Handler) -> None:
-    """`handler(session, staff_user_or_None, press, payload)` returns the text to show."""
-    _handlers[prefix] = handler
 
 
 def encode(prefix: str, payload: str) -> str:
@@ -52,11 +48,11 @@ def staff_user(session: Session, press: Press) -> User | None:
     return user if user and user.active else None
 
 
-def dispatch(session: Session, press: Press) -> str | None:
+def dispatch(session: Session, press: Press, handlers: Mapping[str, Handler]) -> str | None:
     """The text to show whoever pressed; None for a button replyline did not make (a rich
     menu's, say): it is stored and left alone, since answering it could cost a paid push."""
     prefix, _, payload = press.data.partition(":")
-    handler = _handlers.get(prefix)
+    handler = handlers.get(prefix)
     if handler is None:
         return None
     user = staff_user(session, press)

@@ -153,10 +153,6 @@ def on_staff_reply(session: Session, user: User | None, press: Press, payload: s
     return _("✅ Approved with your text; sending now.")
 
 
-actions.register("draft", on_draft_button)
-actions.register("reply", on_staff_reply)
-
-
 # ----- the worker's job: cards out, prompts out, decided cards closed ---------------------------
 
 

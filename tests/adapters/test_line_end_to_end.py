@@ -160,16 +160,14 @@ def test_group_events_and_members_are_stored_with_their_kinds(live_factory, line
 
 
 def test_a_postback_is_dispatched_once_and_answered_with_its_reply_token(live_factory, line_api):
-    from bot.review import actions
-
     pressed = []
 
     def on_ping(session, user, press, payload):
         pressed.append((press.channel, press.platform_user_id, payload))
         return f"pong {payload}"
 
-    actions.register("ping", on_ping)
     live = live_factory()
+    live.services.actions["ping"] = on_ping  # a button of this test's own
     event = lw.postback_event("ping:7", ALICE, api=line_api)
     assert post(live, event).status_code == 200
     assert post(live, dict(event, deliveryContext={"isRedelivery": True})).status_code == 200

@@ -50,7 +50,9 @@ def add_staff(services, name="mei", telegram_id="555", role="agent", locale="en"
 
 def press(services, data, telegram_id="555", text=None) -> str:
     with session_scope(services.engine) as session:
-        return actions.dispatch(session, Press("telegram", telegram_id, data, text=text))
+        return actions.dispatch(
+            session, Press("telegram", telegram_id, data, text=text), services.actions
+        )
 
 
 def top(services) -> Draft:

@@ -151,7 +151,9 @@ def press(services, telegram_user: str, incident_id: int) -> str:
     """What the Telegram adapter does with a button press: dispatch it, commit, show the text."""
     with session_scope(services.engine) as session:
         return actions.dispatch(
-            session, actions.Press("telegram", telegram_user, f"ack:{incident_id}")
+            session,
+            actions.Press("telegram", telegram_user, f"ack:{incident_id}"),
+            services.actions,
         )
 
 
@@ -171,7 +173,9 @@ def test_only_a_linked_supervisor_can_acknowledge_from_a_chat(services, people):
     assert "只有綁定控制台帳號的主管" in press(services, "12345", incident_id)
     assert "這需要主管權限" in press(services, "901", incident_id)
     with session_scope(services.engine) as session:
-        stale = actions.dispatch(session, actions.Press("telegram", "900", "ack:abc"))
+        stale = actions.dispatch(
+            session, actions.Press("telegram", "900", "ack:abc"), services.actions
+        )
     assert "no longer valid" in stale
     with Session(services.engine) as session:
         assert session.get(Incident, incident_id).status == "open"

@@ -106,7 +106,7 @@ async def receive(services, channel_name: str, request: Request, headers=None) -
     if any(not s.duplicate for s in stored) and not wanted:
         services.worker.notify()
     if any(e.action is not None for e in events) and await run_presses(
-        services.engine, channel, events, stored
+        services.engine, channel, events, stored, services.actions
     ):
         services.worker.notify()  # a decision may have made a draft ready to send
     return JSONResponse(
