@@ -35,6 +35,16 @@ def category_label(category: str, written: str = "") -> str:
     return labels.get(category) or written or category
 
 
+def signal_kind(kind: str) -> str:
+    labels = {
+        "volume": pgettext("crisis signal", "Volume spike"),
+        "share": pgettext("crisis signal", "Negative share"),
+        "severity": pgettext("crisis signal", "Severe message"),
+        "story": pgettext("crisis signal", "Same story"),
+    }
+    return labels.get(kind, kind)
+
+
 def where(channel: str) -> str:
     if channel == "*":
         return _("on all channels")

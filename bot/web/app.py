@@ -17,6 +17,7 @@ from fastapi.templating import Jinja2Templates
 
 from bot.config import Settings, get_settings
 from bot.contact_name import contact_name, conversation_name
+from bot.crisis.wording import incident_title, signal_explanation, signal_kind
 from bot.i18n import configure as configure_i18n
 from bot.i18n.jinja import install as install_i18n
 from bot.i18n.web import LocaleMiddleware
@@ -108,6 +109,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         crisis_routes.banner_incidents, services.engine
     )
     app.state.templates.env.globals["contact_name"] = contact_name
+    app.state.templates.env.globals["incident_title"] = incident_title  # reader's language
+    app.state.templates.env.globals["signal_explanation"] = signal_explanation
+    app.state.templates.env.globals["signal_kind"] = signal_kind
     app.state.templates.env.globals["audit_note"] = audit_note
     app.state.templates.env.globals["conversation_name"] = conversation_name
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")

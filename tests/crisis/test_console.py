@@ -131,3 +131,19 @@ def test_a_supervisor_acknowledges_notes_and_resolves_and_an_agent_cannot(agent,
     assert "Crisis" not in boss.get("/console").text.split("<main>")[0]  # banner gone
     listing = boss.get("/console/incidents").text
     assert "resolved" in listing and "Possible legal threat" in listing
+
+
+def test_an_incident_reads_in_the_viewers_language_and_still_escapes_customer_text(agent, services):
+    """The title, the why and the signals are written from the signal's figures in the
+    language of whoever reads (the row keeps the English)."""
+    incident_id = crisis(services)
+    chinese = agent.get(
+        f"/console/incidents/{incident_id}", headers={"Accept-Language": "zh-TW"}
+    ).text
+    assert "網站聊天 上可能有法律威脅" in chinese and "看來是法律威脅" in chinese
+    assert "嚴重訊息" in chinese and "reads as a legal threat" not in chinese
+    assert '<img src=x onerror="alert(1)">' not in chinese and "&lt;img src=x" in chinese
+    listing = agent.get("/console/incidents", headers={"Accept-Language": "zh-TW"}).text
+    assert "網站聊天 上可能有法律威脅" in listing
+    with Session(services.engine) as session:
+        assert session.get(Incident, incident_id).title == "Possible legal threat on Web chat"

@@ -94,6 +94,7 @@ def detail_page(
         user=user,
         csrf=sessions.csrf_token(login),
         incident=incident,
+        explanation=incidents.explain(session, incident),  # in the reader's language
         messages=messages,
         contacts=contacts_by_id(session, (m.contact_id for m in messages)),
         drafts=by_message,
