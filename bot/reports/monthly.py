@@ -36,8 +36,7 @@ def summary(data: dict, link: str) -> str:
     top = wording.recommendation(data["recommendations"][0])
     period = {"first": localdate(data["period"]["from"]), "last": localdate(data["period"]["to"])}
     minutes = {
-        key: _("%(minutes)s min") % {"minutes": wording.number(r[key])}
-        for key in ("median_minutes", "p90_minutes", "target_minutes")
+        key: wording.minutes(r[key]) for key in ("median_minutes", "p90_minutes", "target_minutes")
     }
     return "\n".join(
         [

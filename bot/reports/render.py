@@ -31,6 +31,7 @@ def install(env: Environment) -> Environment:
         chart_decisions=charts.DECISIONS,
         pct=wording.pct,
         number=wording.number,
+        minutes=wording.minutes,
         kind_label=wording.kind_label,
         mood_label=wording.mood_label,
         decision_label=wording.decision_label,

@@ -94,8 +94,9 @@ def timeline_step(event: dict) -> str:
     return event.get("what", "")
 
 
-def _minutes(value: float | None) -> str:
-    return _("%(minutes)s min") % {"minutes": number(value)}
+def minutes(value: float | None) -> str:
+    """'37.5 min' / '37.5 分鐘'; just 'n/a' when there is no figure."""
+    return _("n/a") if value is None else _("%(minutes)s min") % {"minutes": f"{value:g}"}
 
 
 def _hours(hour: int) -> str:
@@ -120,10 +121,10 @@ def _slow_hour(w: dict) -> tuple[str, str, str]:
         )
         % {
             "hours": hours,
-            "median": _minutes(w["median"]),
+            "median": minutes(w["median"]),
             "turns": w["turns"],
-            "overall": _minutes(w["overall"]),
-            "target": _minutes(w["target"]),
+            "overall": minutes(w["overall"]),
+            "target": minutes(w["target"]),
         },
         _(
             "Put someone on the review queue at that hour, or let a supervisor approve drafts "
@@ -251,9 +252,9 @@ def _good_pace(w: dict) -> tuple[str, str, str]:
             "%(target)s; %(share)s of %(answered)s conversations met it."
         )
         % {
-            "median": _minutes(w["median"]),
-            "p90": _minutes(w["p90"]),
-            "target": _minutes(w["target"]),
+            "median": minutes(w["median"]),
+            "p90": minutes(w["p90"]),
+            "target": minutes(w["target"]),
             "share": pct(w["share"]),
             "answered": w["answered"],
         },

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import select
 
+from bot.i18n import localdate, use_locale
 from bot.reports import Period
 from bot.reports.monthly import JOB_ID
 from db.models import Post
@@ -80,5 +81,6 @@ def test_the_monthly_report_reaches_its_recipients_on_telegram_and_line(deployme
     deployment.wait_until(on_line, "the report on LINE", timeout=30)
     assert on_line() == [summary]
     period = Period.month_before(datetime.now(TIMEZONE).date(), TIMEZONE)
-    assert f"{period.first} – {period.last}" in summary
+    with use_locale("zh_Hant_TW"):  # the brand's language: no recipient is a console user
+        assert f"{localdate(period.first)} – {localdate(period.last)}" in summary
     assert f"/console/reports?from={period.first}&to={period.last}" in summary
