@@ -118,3 +118,12 @@ def test_the_shell_speaks_the_brands_language_unless_told_otherwise(cli_env, mon
     with pytest.raises(SystemExit):
         main(["--lang", "klingon", "drafts", "list"])
     assert "zh-TW or en" in capsys.readouterr().err
+
+
+def test_user_add_sets_the_language_their_console_and_chat_messages_use(cli_env, monkeypatch):
+    monkeypatch.setattr("sys.stdin", io.StringIO("a long password\n"))
+    assert main(["user", "add", "kim", "--role", "supervisor", "--language", "en"]) == 0
+    assert add_user(monkeypatch, "lin", "supervisor") == 0  # follows the brand and browser
+    with Session(make_engine(cli_env)) as session:
+        locales = {u.username: u.locale for u in session.exec(select(User))}
+    assert locales == {"kim": "en", "lin": None}

@@ -55,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _language(tag: str) -> str:
+    """A --lang or --language value as a supported locale (zh-TW → zh_Hant_TW)."""
     from bot.i18n import supported
 
     found = supported(tag)

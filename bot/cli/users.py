@@ -5,7 +5,7 @@ from __future__ import annotations
 import getpass
 import sys
 
-from bot.cli import CommandError
+from bot.cli import CommandError, _language
 from bot.config import get_settings
 from bot.i18n import gettext as _
 from bot.i18n import role_label
@@ -19,6 +19,11 @@ def register(subparsers) -> None:
     add.add_argument("--role", choices=("agent", "supervisor", "admin"), default="agent")
     add.add_argument("--telegram-id", help="Telegram user id, to review from Telegram")
     add.add_argument("--line-id", help="LINE user id")
+    add.add_argument(
+        "--language",
+        type=_language,
+        help="zh-TW or en: the console's and their alerts' language (default: the brand's)",
+    )
     add.set_defaults(func=cmd_user_add)
 
 
@@ -54,6 +59,7 @@ def cmd_user_add(args) -> int:
                     role=args.role,
                     telegram_user_id=args.telegram_id,
                     line_user_id=args.line_id,
+                    locale=args.language,
                 )
             )
     except IntegrityError as error:
