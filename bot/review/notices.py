@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from bot.contact_name import contact_name
 from bot.delivery.notify import push, reader_locale
@@ -136,6 +136,7 @@ class NoticePusher:
                     errors.append(f"{recipient}: {result.error}")
             with session_scope(self.engine) as session:
                 row = session.get(StaffNotice, notice_id)
+                assert row is not None  # notices are never deleted
                 row.pushed_at = utcnow()
                 row.push_error = "; ".join(errors) or None
                 session.add(row)
@@ -146,13 +147,14 @@ class NoticePusher:
         with Session(self.engine) as session:
             notices = session.exec(
                 select(StaffNotice)
-                .where(StaffNotice.pushed_at.is_(None), StaffNotice.push_error.is_(None))
-                .order_by(StaffNotice.id)
+                .where(col(StaffNotice.pushed_at).is_(None), col(StaffNotice.push_error).is_(None))
+                .order_by(col(StaffNotice.id))
                 .limit(limit)
             ).all()
             locales = [reader_locale(session, r) for r in self.recipients]
-            due = []
+            due: list[tuple[int, list[str]]] = []
             for notice in notices:
+                assert notice.id is not None  # read from the table
                 texts = []
                 for locale in locales:
                     with use_locale(locale):

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import uuid
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from bot.errors import Conflict, Invalid, NotFound
 from bot.i18n.catalog import N_
 from bot.review.decisions import audit_action
-from db.enums import TicketStatus
-from db.models import Contact, Conversation, Draft, Message, Proposal, Ticket, User
+from db.enums import DraftStatus, ProposalStatus, TicketStatus
+from db.models import Contact, Draft, Message, Proposal, Ticket, User
 from db.models.playbooks import PROPOSAL_STATUSES
 from db.types import utcnow
 from nlp.types import Classification
@@ -31,6 +31,7 @@ def notification(
 ) -> str:
     """What the contributor is told when the proposal moves to `status`, in their language."""
     message = session.get(Message, proposal.message_id)
+    assert message is not None  # the proposal's foreign key
     contact = session.get(Contact, proposal.contact_id) if proposal.contact_id else None
     ctx = DraftContext(
         classification=Classification(
@@ -71,7 +72,7 @@ def set_status(
                        number=proposal.number, status=proposal.status,
                        allowed=", ".join(NEXT[proposal.status]))  # fmt: skip
     before = proposal.status
-    proposal.status, proposal.status_changed_at = status, utcnow()
+    proposal.status, proposal.status_changed_at = ProposalStatus(status), utcnow()
     proposal.status_changed_by_id = user.id
     if note is not None and note.strip():
         proposal.note = note.strip()
@@ -85,17 +86,16 @@ def set_status(
 
 
 def _reply(session: Session, proposal: Proposal, user: User, text: str, via: str) -> Draft:
-    conversation = session.get(Conversation, proposal.conversation_id)
     now = utcnow()
     draft = Draft(
         message_id=proposal.message_id,
-        conversation_id=conversation.id,
+        conversation_id=proposal.conversation_id,
         rank=1
         + (
             session.exec(
                 select(Draft.rank)
                 .where(Draft.message_id == proposal.message_id)
-                .order_by(Draft.rank.desc())
+                .order_by(col(Draft.rank).desc())
             ).first()
             or 0
         ),  # fmt: skip
@@ -103,7 +103,7 @@ def _reply(session: Session, proposal: Proposal, user: User, text: str, via: str
         original_text=text,
         playbook=f"suggestion/{proposal.status}",
         policy={"proposal": proposal.number, "notification": True},
-        status="approved",
+        status=DraftStatus.APPROVED,
         decided_by_id=user.id,
         decided_at=now,
         approved_at=now,
@@ -122,7 +122,7 @@ def close_ticket(session: Session, ticket_id: int, user: User, via: str = "conso
         raise NotFound(N_("ticket {ticket} does not exist"), ticket=ticket_id)
     if ticket.status == TicketStatus.CLOSED:
         raise Conflict(N_("{number} is already closed"), number=ticket.number)
-    ticket.status, ticket.closed_at, ticket.closed_by_id = "closed", utcnow(), user.id
+    ticket.status, ticket.closed_at, ticket.closed_by_id = TicketStatus.CLOSED, utcnow(), user.id
     session.add(ticket)
     audit_action(
         session, user, via, "close_ticket", message_id=ticket.message_id, reason=ticket.number

@@ -12,13 +12,15 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+import sqlalchemy as sa
 from sqlalchemy import case, func, or_, text
 from sqlalchemy.orm import defer
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from bot.auth.roles import rank
 from bot.review.decisions import CRISIS_PRIORITY, OPEN, is_crisis, required_role
 from bot.review.notices import ShownNotice, shown
+from db.enums import DraftStatus, Role
 from db.models import (
     Assignment,
     AuditLog,
@@ -70,7 +72,7 @@ class QueueItem:
     stages: list[StageTransition]
     due_at: datetime
     target_minutes: int
-    role: str
+    role: Role
     handoff: bool
     flags: list[str] = field(default_factory=list)
 
@@ -156,11 +158,10 @@ def load_page(
     total = count_queue(session, filters, user)
     if not ids:
         return QueuePage([], total)
+    raw = defer(Message.raw)  # type: ignore[arg-type]  # SQLModel types the column as its values
     loaded = {
         m.id: m
-        for m in session.exec(
-            select(Message).options(defer(Message.raw)).where(Message.id.in_(ids))
-        ).all()
+        for m in session.exec(select(Message).options(raw).where(col(Message.id).in_(ids))).all()
     }
     return QueuePage(_items(session, hours, [loaded[i] for i in ids]), total)
 
@@ -171,8 +172,8 @@ def _items(session: Session, hours: BusinessHours, messages: list[Message]) -> l
     drafts: dict[int, list[Draft]] = {}
     for draft in session.exec(
         select(Draft)
-        .where(Draft.message_id.in_(ids), Draft.status == OPEN)
-        .order_by(Draft.message_id, Draft.rank)
+        .where(col(Draft.message_id).in_(ids), Draft.status == OPEN)
+        .order_by(col(Draft.message_id), col(Draft.rank))
     ).all():
         drafts.setdefault(draft.message_id, []).append(draft)
     contacts = _by_id(session, Contact, {m.contact_id for m in messages if m.contact_id})
@@ -180,14 +181,15 @@ def _items(session: Session, hours: BusinessHours, messages: list[Message]) -> l
     assignees = dict(
         session.exec(
             select(Assignment.message_id, User)
-            .join(User, User.id == Assignment.user_id)
-            .where(Assignment.message_id.in_(ids))
+            .join(User, col(User.id) == Assignment.user_id)
+            .where(col(Assignment.message_id).in_(ids))
         ).all()
     )
     held = set(
         session.exec(
             select(Handoff.conversation_id).where(
-                Handoff.released_at.is_(None), Handoff.conversation_id.in_(list(conversations))
+                col(Handoff.released_at).is_(None),
+                col(Handoff.conversation_id).in_(list(conversations)),
             )
         ).all()
     )
@@ -195,6 +197,7 @@ def _items(session: Session, hours: BusinessHours, messages: list[Message]) -> l
     stages = _stage_histories(session, list(contacts))
     items = []
     for message in messages:
+        assert message.id is not None  # loaded from the table
         own = drafts.get(message.id, [])
         target = min((target_minutes(d) for d in own), default=DEFAULT_TARGET)
         flags = sorted({f for d in own for f in (d.policy or {}).get("flags", [])})
@@ -206,10 +209,10 @@ def _items(session: Session, hours: BusinessHours, messages: list[Message]) -> l
                 conversation=conversations[message.conversation_id],
                 assignee=assignees.get(message.id),
                 context=context.get(message.id, []),
-                stages=stages.get(message.contact_id, []),
+                stages=stages.get(message.contact_id, []) if message.contact_id else [],
                 due_at=message.due_at or hours.due(message.received_at, target),
                 target_minutes=target,
-                role=max((required_role(d, message) for d in own), key=rank, default="agent"),
+                role=max((required_role(d, message) for d in own), key=rank, default=Role.AGENT),
                 handoff=message.conversation_id in held,
                 flags=[f for f in flags if f != "handoff"],
             )
@@ -220,16 +223,16 @@ def _items(session: Session, hours: BusinessHours, messages: list[Message]) -> l
 def count_queue(session: Session, filters: QueueFilters, user: User) -> int:
     """How many messages wait for review under these filters (all pages)."""
     if not filters.active:  # the draft index alone answers
-        pending = select(func.count(Draft.message_id.distinct())).where(Draft.status == OPEN)
+        pending = select(func.count(col(Draft.message_id).distinct())).where(Draft.status == OPEN)
         return session.exec(pending).one()
     return session.exec(
-        select(func.count(Message.id)).where(*_conditions(session, filters, user))
+        select(func.count(col(Message.id))).where(*_conditions(session, filters, user))
     ).one()
 
 
 def _conditions(session: Session, filters: QueueFilters, user: User) -> list:
     """Messages with a pending draft (found through the draft index) that pass the filters."""
-    conditions = [Message.id.in_(select(Draft.message_id).where(Draft.status == OPEN))]
+    conditions = [col(Message.id).in_(select(Draft.message_id).where(Draft.status == OPEN))]
     for name in ("channel", "type", "stage", "language"):
         value = getattr(filters, name)
         if value:
@@ -237,10 +240,10 @@ def _conditions(session: Session, filters: QueueFilters, user: User) -> list:
     if filters.assignee:
         assigned = select(Assignment.message_id)
         if filters.assignee == "none":
-            conditions.append(Message.id.not_in(assigned))
+            conditions.append(col(Message.id).not_in(assigned))
         else:
             who = user.id if filters.assignee == "me" else _user_id(session, filters.assignee)
-            conditions.append(Message.id.in_(assigned.where(Assignment.user_id == who)))
+            conditions.append(col(Message.id).in_(assigned.where(Assignment.user_id == who)))
     return conditions
 
 
@@ -249,15 +252,15 @@ def _urgency(now: datetime, warn_minutes: int) -> tuple:
     first-response deadlines within `warn_minutes` (or missed), then complaints, then the
     earliest deadline. A message drafted before deadlines were stored counts as due on
     arrival."""
-    crisis = or_(Message.incident_id.is_not(None), Message.priority >= CRISIS_PRIORITY)
-    due = func.coalesce(Message.due_at, Message.received_at)
+    crisis = or_(col(Message.incident_id).is_not(None), col(Message.priority) >= CRISIS_PRIORITY)
+    due = func.coalesce(col(Message.due_at), col(Message.received_at))
     return (
         case((crisis, 0), else_=1),
-        Message.priority.desc(),
+        col(Message.priority).desc(),
         case((due <= now + timedelta(minutes=warn_minutes), 0), else_=1),
-        case((Message.type == "complaint", 0), else_=1),
+        case((col(Message.type) == "complaint", 0), else_=1),
         due,
-        Message.id,
+        col(Message.id),
     )
 
 
@@ -269,7 +272,7 @@ def _user_id(session: Session, username: str) -> int:
 def _by_id(session: Session, model, ids: set[int]) -> dict:
     if not ids:
         return {}
-    return {row.id: row for row in session.exec(select(model).where(model.id.in_(ids))).all()}
+    return {row.id: row for row in session.exec(select(model).where(col(model.id).in_(ids))).all()}
 
 
 def _newest(session: Session, arm: str, arms: list[dict], count: int) -> list[tuple[int, int]]:
@@ -301,10 +304,14 @@ def _contexts(session: Session, messages: list[Message]) -> dict[int, list]:
         return {}
     rows = {
         row.id: row
-        for row in session.exec(
-            select(
-                Message.id, Message.direction, Message.text, Message.content_type, Message.sent_at
-            ).where(Message.id.in_({row_id for row_id, _ in pairs}))
+        for row in session.execute(  # five columns: more than sqlmodel's select has types for
+            sa.select(
+                col(Message.id),
+                col(Message.direction),
+                col(Message.text),
+                col(Message.content_type),
+                col(Message.sent_at),
+            ).where(col(Message.id).in_({row_id for row_id, _ in pairs}))
         ).all()
     }
     found: dict[int, list] = {}
@@ -332,19 +339,19 @@ def queue_version(connection) -> str:
     """A fingerprint of what the queue page shows, cheap enough to read every second (primary
     keys and small index ranges only): new messages, drafts and incidents, every decision (each
     is audited), handoffs, notices and replies that could not be sent."""
-    failed = select(func.count()).select_from(Draft).where(Draft.status == "failed")
-    held = select(func.count()).select_from(Handoff).where(Handoff.released_at.is_(None))
+    failed = select(func.count()).select_from(Draft).where(Draft.status == DraftStatus.FAILED)
+    held = select(func.count()).select_from(Handoff).where(col(Handoff.released_at).is_(None))
     parts = [
-        select(func.max(Message.id)),
-        select(func.max(Draft.id)),
-        select(func.max(AuditLog.id)),
-        select(func.max(Incident.id)),
-        select(func.max(Handoff.id)),
-        held,
-        select(func.max(StaffNotice.id)),
-        failed,
+        select(func.max(Message.id)).scalar_subquery(),
+        select(func.max(Draft.id)).scalar_subquery(),
+        select(func.max(AuditLog.id)).scalar_subquery(),
+        select(func.max(Incident.id)).scalar_subquery(),
+        select(func.max(Handoff.id)).scalar_subquery(),
+        held.scalar_subquery(),
+        select(func.max(StaffNotice.id)).scalar_subquery(),
+        failed.scalar_subquery(),
     ]
-    row = connection.execute(select(*(p.scalar_subquery() for p in parts))).one()
+    row = connection.execute(select(*parts)).one()
     return "-".join(str(value or 0) for value in row)
 
 
@@ -352,11 +359,11 @@ def open_handoffs(session: Session) -> list[tuple[Handoff, Conversation, Message
     """Chats waiting for a person, each with the message that asked and who wrote it."""
     rows = session.exec(
         select(Handoff, Conversation, Message, Contact)
-        .join(Conversation, Conversation.id == Handoff.conversation_id)
-        .join(Message, Message.id == Handoff.message_id)
-        .outerjoin(Contact, Contact.id == Message.contact_id)
-        .where(Handoff.released_at.is_(None))
-        .order_by(Handoff.id)
+        .join(Conversation, col(Conversation.id) == Handoff.conversation_id)
+        .join(Message, col(Message.id) == Handoff.message_id)
+        .outerjoin(Contact, col(Contact.id) == Message.contact_id)
+        .where(col(Handoff.released_at).is_(None))
+        .order_by(col(Handoff.id))
     ).all()
     return list(rows)
 
@@ -367,7 +374,7 @@ def recent_notices(session: Session, hours: int = 24, limit: int = 10) -> list[S
     found = session.exec(
         select(StaffNotice)
         .where(StaffNotice.created_at >= since)
-        .order_by(StaffNotice.id.desc())
+        .order_by(col(StaffNotice.id).desc())
         .limit(limit)
     ).all()
     return shown(session, list(found))
@@ -397,11 +404,21 @@ def _sent_rows(
 ) -> list[tuple[datetime, datetime, datetime]]:
     """(received, first reply sent, deadline) per message; only the columns, not the rows:
     the console asks this on every refresh."""
-    rows = session.exec(
-        select(Draft.message_id, Draft.sent_at, Draft.policy, Message.received_at, Message.due_at)
-        .join(Message, Message.id == Draft.message_id)
-        .where(Draft.status == "sent", Draft.auto.is_(False), Draft.sent_at >= since)
-        .order_by(Draft.sent_at)
+    rows = session.execute(  # five columns: more than sqlmodel's select has types for
+        sa.select(
+            col(Draft.message_id),
+            col(Draft.sent_at),
+            col(Draft.policy),
+            col(Message.received_at),
+            col(Message.due_at),
+        )
+        .join(Message, col(Message.id) == Draft.message_id)
+        .where(
+            col(Draft.status) == DraftStatus.SENT,
+            col(Draft.auto).is_(False),
+            col(Draft.sent_at) >= since,
+        )
+        .order_by(col(Draft.sent_at))
     ).all()
     first: dict[int, tuple[datetime, datetime, datetime]] = {}
     for message_id, sent, policy, received, due in rows:

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import re
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
+from db.enums import DraftStatus, Role
 from db.models import Contact, Draft, Message
 from playbooks.engine import DraftCandidate
 
@@ -48,16 +49,16 @@ def answered_before(
     (never sent on its own), with its similarity; None when nothing is close enough."""
     rows = session.exec(
         select(Draft, Message)
-        .join(Message, Message.id == Draft.message_id)
+        .join(Message, col(Message.id) == Draft.message_id)
         .where(
-            Draft.status.in_(("approved", "edited", "sent")),
-            Draft.decided_by_id.is_not(None),
-            Draft.auto.is_(False),
+            col(Draft.status).in_((DraftStatus.APPROVED, DraftStatus.EDITED, DraftStatus.SENT)),
+            col(Draft.decided_by_id).is_not(None),
+            col(Draft.auto).is_(False),
             Message.type == kind,
             Message.language == language,
             Message.id != message.id,
         )
-        .order_by(Draft.decided_at.desc())
+        .order_by(col(Draft.decided_at).desc())
         .limit(LOOK_BACK)
     ).all()
     best = None
@@ -77,7 +78,7 @@ def answered_before(
         "draft_id": draft.id, "message_id": earlier.id, "similarity": round(score, 3),
         "message_text": (earlier.text or "")[:200], "edited": draft.text != draft.original_text,
     })  # fmt: skip
-    role = template.required_role if template else "agent"
+    role = template.required_role if template else Role.AGENT
     return DraftCandidate(draft.text, PLAYBOOK, role, False, policy), score
 
 
