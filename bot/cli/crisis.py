@@ -105,8 +105,8 @@ def cmd_list(args) -> int:
 def cmd_show(args) -> int:
     from sqlmodel import Session, select
 
-    from bot.contact_name import contact_name, contacts_by_id
     from bot.crisis import incidents
+    from bot.review.contact_names import contact_name, contacts_by_id
     from db.models import IncidentAlert
 
     with Session(_engine()) as session:

@@ -68,7 +68,7 @@ def _engine():
 def cmd_list(args) -> int:
     from sqlmodel import Session, col, select
 
-    from bot.contact_name import contact_name
+    from bot.review.contact_names import contact_name
     from db.models import Contact, Draft, Message
 
     with Session(_engine()) as session:

@@ -1,1 +1,1 @@
-"""People's review: the queue, decisions on drafts, staff chat cards, notices, proposals."""
+"""People's review: the queue, decisions on drafts, staff cards, notices, proposals, names."""

@@ -12,7 +12,6 @@ from datetime import datetime
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from bot.contact_name import contact_name
 from bot.delivery.notify import push, reader_locale
 from bot.i18n import (
     channel_label,
@@ -24,6 +23,7 @@ from bot.i18n import (
     use_locale,
 )
 from bot.i18n import gettext as _
+from bot.review.contact_names import contact_name
 from db.engine import session_scope
 from db.models import Contact, Message, StaffNotice
 from db.types import utcnow

@@ -26,7 +26,6 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from bot.contact_name import contact_name, conversation_name
 from bot.delivery.notify import reader_locale
 from bot.delivery.outbox import READY
 from bot.errors import DomainError
@@ -35,6 +34,7 @@ from bot.i18n import gettext as _
 from bot.review import actions
 from bot.review import decisions as review
 from bot.review.actions import Press
+from bot.review.contact_names import contact_name, conversation_name
 from db.engine import session_scope
 from db.models import Contact, Conversation, Draft, Message, StaffCard, StaffEditRequest, User
 from db.types import utcnow

@@ -16,7 +16,6 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from bot.config import Settings, get_settings
-from bot.contact_name import contact_name, conversation_name
 from bot.crisis.wording import incident_title, signal_explanation, signal_kind
 from bot.i18n import configure as configure_i18n
 from bot.i18n.jinja import install as install_i18n
@@ -25,6 +24,7 @@ from bot.jobs import start_scheduler, stop_scheduler
 from bot.logs import register_settings_secrets
 from bot.pipeline.worker_process import WorkerProcess
 from bot.reports.render import install as install_report_helpers
+from bot.review.contact_names import contact_name, conversation_name
 from bot.services import Services
 from bot.web import error_pages
 from bot.web.audit_notes import audit_note

@@ -25,10 +25,10 @@ from fastapi.responses import (
 from sqlmodel import col, select
 
 from bot import i18n
-from bot.contact_name import contact_name
 from bot.errors import Invalid
 from bot.i18n.catalog import N_
 from bot.review import decisions as review
+from bot.review.contact_names import contact_name
 from bot.review.decisions import audit_action
 from bot.review.queue import (
     PAGE_SIZE,

@@ -13,8 +13,8 @@ from sqlalchemy import func
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from bot.contact_name import contacts_by_id
 from bot.crisis import alerts, incidents
+from bot.review.contact_names import contacts_by_id
 from bot.web.deps import CurrentLogin, CurrentUser, ServicesDep, SessionDep, SessionsDep
 from bot.web.routes.console import render
 from db.engine import session_scope

@@ -3,8 +3,8 @@ that person; never a platform id or a web-chat cookie token."""
 
 import pytest
 
-from bot.contact_name import contact_name, conversation_name
 from bot.i18n import use_locale
+from bot.review.contact_names import contact_name, conversation_name
 from bot.review.staff_review import card_text
 from db.models import Contact, Conversation, Draft, Message
 
