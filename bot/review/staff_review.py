@@ -50,6 +50,7 @@ REFUSAL = N_(
     "account: replyline user add NAME --telegram-id YOUR_ID"
 )
 STALE = N_("This button is no longer valid.")
+REJECTED_IN_CHAT = N_("rejected in the Telegram staff chat")  # stored as the reason
 OUTCOMES = {
     "approved": N_("✅ Approved by {who}"),
     "edited": N_("✏️ Edited and approved by {who}"),
@@ -93,7 +94,7 @@ def on_draft_button(session: Session, user: User | None, press: Press, payload: 
                 session,
                 draft_id,
                 user,
-                reason="rejected in the Telegram staff chat",
+                reason=REJECTED_IN_CHAT,
                 via="telegram",
             )
             return _("❌ Rejected.")
@@ -365,7 +366,7 @@ class StaffReview:
         with use_locale(locale):
             outcome = _(OUTCOMES.get(status, N_("Decided: {status}"))).format(
                 who=who.username if who else _("the assistant"),
-                reason=draft.reason or "",
+                reason=_(draft.reason) if draft.reason == REJECTED_IN_CHAT else draft.reason or "",
                 error=draft.error or "",
                 status=status,
             )

@@ -231,7 +231,8 @@ def test_a_message_whose_drafts_were_all_rejected_gets_a_card_to_write_the_reply
         assert press(services, f"draft:r:{draft.id}") == "❌ Rejected."
     asyncio.run(job.run_once())  # the old card says so; a new one waits for the reply
     asyncio.run(job.run_once())
-    assert job.channel.edited and "已由 mei 退回" in job.channel.edited[0][2]
+    closed = job.channel.edited[0][2]  # in the staff chat's language, the reason too
+    assert "❌ 已由 mei 退回：在 Telegram 團隊群組中退回" in closed
     (_, text, _) = job.channel.pushed[-1]
     data = job.channel.pushed[-1].data
     assert len(job.channel.pushed) == 2 and "請按「修改」撰寫回覆" in text
