@@ -54,6 +54,7 @@ DEFAULTS: dict[str, Any] = {
     "layers": None,  # None: the encoder's default_layers()
     "seed": 13,
     "loso": True,  # leave-one-source-out validation over the real pools
+    "correction_weight": 5,  # a reviewer's correction counts as this many examples
 }
 
 
@@ -338,6 +339,22 @@ def apply_feedback(rows: list[dict], feedback: Sequence[dict]) -> list[dict]:
     return out
 
 
+def training_split(rows: list[dict]) -> dict[str, list[dict]]:
+    """`dataset.split`, except that a reviewer's correction is never held out: it is there to
+    be learned."""
+    parts = dataset.split(rows)
+    parts["train"] += [r for r in parts["test"] if r.get("corrected")]
+    parts["test"] = [r for r in parts["test"] if not r.get("corrected")]
+    return parts
+
+
+def weighted(rows: list[dict], hp: dict[str, Any]) -> list[dict]:
+    """The rows a head fits on, each corrected row repeated `correction_weight` times: one
+    reviewer's correction among thousands of pool rows would otherwise barely move the head."""
+    times = max(1, int(hp["correction_weight"]))
+    return [r for r in rows for _ in range(times if r.get("corrected") else 1)]
+
+
 def train(
     paths: Sequence[str | Path] | None = None,
     feedback: Sequence[dict] | None = None,
@@ -364,7 +381,7 @@ def train(
     rows = [read_with_context(r) for r in dataset.load_labelled(file_paths, strict=False)]
     if feedback:
         rows = apply_feedback(rows, feedback)
-    parts = dataset.split(rows)
+    parts = training_split(rows)
     pool = parts["train"] + parts["dev"]  # everything but the held-out part
     say(
         f"labelled rows: {len(rows)} (training pool {len(pool)}, "
@@ -376,9 +393,10 @@ def train(
     folds = int(hp["folds"])
     fold_of = np.array([dataset.bucket(r["text"]) % folds for r in pool])
     fold_rows = [
-        aug([r for r, f in zip(pool, fold_of, strict=True) if f != k]) for k in range(folds)
+        aug(weighted([r for r, f in zip(pool, fold_of, strict=True) if f != k], hp))
+        for k in range(folds)
     ]
-    fit_rows = aug(pool)
+    fit_rows = aug(weighted(pool, hp))
     # (the held-out rows in both scripts too: leave-one-source-out trains on other sources' rows)
     all_texts = sorted({r["text"] for r in fit_rows + aug(parts["test"])})
     bar = tqdm(
@@ -478,6 +496,7 @@ def train(
             for p in file_paths
         },
         "feedback_rows": len(feedback or []),
+        "corrections_trained": sum(1 for r in pool if r.get("corrected")),
         "leave_one_source_out": loso_report,
         "split": {k: len(v) for k, v in parts.items()},
         "label_counts": dict(Counter(r.get("type") for r in rows if r.get("type"))),
