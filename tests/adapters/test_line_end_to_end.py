@@ -37,16 +37,8 @@ def drafted(live, count=1):
     )
 
 
-def up_a_while(live):
-    """A server that has answered before: the encoder and the FAQ index, built on the first
-    message after start-up (tens of seconds on a busy machine), are ready, so a reply token's
-    time goes to drafting and approving, not to a one-off model load."""
-    live.services.pipeline.playbooks.faq.prepare()
-    return live
-
-
 def test_a_signed_message_is_drafted_approved_and_answered_by_reply_token(live_factory, line_api):
-    live = up_a_while(live_factory())
+    live = live_factory().up_a_while()  # the token's time goes to drafting and approving
     line_api.profiles[ALICE] = "王小明"
     response = post(live, lw.text_event("question: 請問營業時間？", ALICE, api=line_api))
     assert response.status_code == 200 and response.json()["stored"] == 1

@@ -57,7 +57,7 @@ def test_a_supervisor_pressing_acknowledge_on_telegram_stops_the_repeats(
         },
         calendar={"scheduler_retry_seconds": 0.2},
     )
-    live = live_app.LiveApp(settings, classifier).start()
+    live = live_app.LiveApp(settings, classifier).start().up_a_while()
     try:
         with session_scope(live.services.engine) as session:
             session.add(
@@ -89,9 +89,15 @@ def test_a_supervisor_pressing_acknowledge_on_telegram_stops_the_repeats(
         )
         answer = next(a for a in telegram_api.answers if a["id"] == query)
         assert "已由 boss 確認處理" in answer["text"]  # his language: the brand's, Chinese
-        time.sleep(1.5)  # let a repeat that was already on its way arrive
+        with Session(live.services.engine) as session:
+            rounds = session.get(Incident, incident_id).alerts_sent  # claimed before the press
+        live_app.wait_until(  # a round already on its way arrives (one supervisor: one each)
+            lambda: len(alerts_in(telegram_api)) >= rounds, what="the rounds already claimed"
+        )
         settled = len(alerts_in(telegram_api))
-        time.sleep(2.5)
+        time.sleep(2.5)  # more than two intervals: nothing more goes out
         assert len(alerts_in(telegram_api)) == settled
+        with Session(live.services.engine) as session:
+            assert session.get(Incident, incident_id).alerts_sent == rounds
     finally:
         live.stop()
