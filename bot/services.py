@@ -83,7 +83,7 @@ class Services:
         )
         monitor = None
         if settings.crisis.enabled:
-            monitor = CrisisMonitor.build(settings, engine, pipeline)
+            monitor = CrisisMonitor.build(settings, engine, redrafts=True)
             monitor.channels = channels
             pipeline.hooks.append(monitor)
 
@@ -96,7 +96,10 @@ class Services:
         )
         if monitor is not None:  # an incident opened in a round is alerted in that round
             worker.jobs.append(monitor.send_opened)
-        worker.jobs.append(partial(asyncio.to_thread, redraft_corrected, pipeline))
+        # the drafting of the moment: the playbooks may have been reloaded since the last round
+        worker.jobs.append(
+            lambda: asyncio.to_thread(redraft_corrected, engine, pipeline.drafting())
+        )
         worker.refresh = versions.check  # what another process changed, before each round
         staff = staff_review(engine, channels, settings.telegram.staff_chat_id)
         if staff:  # pending drafts are also reviewed from the Telegram staff chat

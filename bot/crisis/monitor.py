@@ -22,7 +22,6 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import numpy as np
-from sqlalchemy import func
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
@@ -32,7 +31,7 @@ from bot.crisis.detector import Detector, DetectorConfig
 from bot.crisis.lexicon import Lexicon
 from bot.crisis.playbook import HoldingStatements
 from bot.crisis.signals import Observation, Signal, is_negative
-from bot.pipeline.drafting import redraft
+from bot.pipeline.drafting import next_ranks, redraft
 from bot.scheduler import Leadership, PostgresLeadership
 from db.engine import session_scope
 from db.models import Contact, Conversation, CrisisFeed, Draft, Incident, Message
@@ -147,7 +146,7 @@ class CrisisMonitor:
         self.holding = holding
         self.embedder = embedder
         self.brand = brand
-        self.pipeline = None  # set by Services: re-drafts messages that join an incident
+        self.redrafts = False  # Services turns it on: messages that join an incident are redrafted
         self.channels: dict[str, Channel] | None = None  # set by Services: alerts what it opens
         self.scheduler = None  # the shared job table, once this process opened it (install)
         self._to_alert: list[int] = []  # incidents opened here whose first round is owed
@@ -159,7 +158,9 @@ class CrisisMonitor:
         self._last_evaluation: datetime | None = None
 
     @classmethod
-    def build(cls, settings: Settings, engine: Engine, pipeline=None, embed=None) -> CrisisMonitor:
+    def build(
+        cls, settings: Settings, engine: Engine, redrafts: bool = False, embed=None
+    ) -> CrisisMonitor:
         lexicon, holding = load_brand_files(settings)
         policy = alerts.AlertPolicy(
             supervisors=alerts.parse_supervisors(settings.crisis.supervisors),
@@ -180,7 +181,7 @@ class CrisisMonitor:
             settings.brand_name,
             leadership,
         )
-        monitor.pipeline = pipeline
+        monitor.redrafts = redrafts
         return monitor
 
     def reload(self, settings: Settings) -> None:
@@ -409,7 +410,7 @@ class CrisisMonitor:
         """Messages that just joined the incident and still wait for a reply: their pending
         drafts make way for the crisis playbook's. They are members already, so this is one
         pass over them (an incident can open with hundreds of messages)."""
-        if not message_ids or self.pipeline is None:
+        if not message_ids or not self.redrafts:
             return
         pending = session.exec(
             select(Draft).where(Draft.message_id.in_(message_ids), Draft.status == "pending")
@@ -429,13 +430,7 @@ class CrisisMonitor:
         contacts = {
             c.id: c for c in session.exec(select(Contact).where(Contact.id.in_(contact_ids)))
         }
-        last_rank = dict(
-            session.exec(
-                select(Draft.message_id, func.max(Draft.rank))
-                .where(Draft.message_id.in_(by_message))
-                .group_by(Draft.message_id)
-            ).all()
-        )
+        first_ranks = next_ranks(session, list(by_message))
         kinds = dict(
             session.exec(
                 select(Conversation.id, Conversation.kind).where(
@@ -453,7 +448,7 @@ class CrisisMonitor:
             result = stored_classification(message)
             direct = kinds.get(message.conversation_id) == "direct"
             candidates = self._holding(incident, result, contacts.get(message.contact_id), direct)
-            redraft(session, message, candidates, last_rank[message.id] + 1)
+            redraft(session, message, candidates, first_ranks[message.id])
 
     # ---- history -------------------------------------------------------------------------
 

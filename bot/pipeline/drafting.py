@@ -1,13 +1,18 @@
 """Step four of the pipeline in full: from a classified message to stored drafts, with what the
 playbooks ask for around them — a complaint's ticket, a suggestion's proposal, a flag on repeat
 trolls, a human handoff, one acknowledgement per closed stretch — all in the message's own
-transaction."""
+transaction.
+
+It depends on what it needs, not on the pipeline: a `Drafting` value (the playbooks, the brand,
+what may go out on its own, the hooks that may answer instead) built by the pipeline per
+message, so nothing here calls back into it."""
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import timedelta
+from typing import Protocol
 
 from sqlalchemy import func, update
 from sqlalchemy.exc import IntegrityError
@@ -17,6 +22,7 @@ from bot.review.decisions import CRISIS_PRIORITY, is_crisis
 from bot.review.notices import add_notice
 from bot.review.queue import stamp_due
 from bot.review.team_replies import answered_before, rank_in
+from db.enums import DraftStatus
 from db.models import (
     AfterHoursAck,
     AuditLog,
@@ -34,6 +40,37 @@ from playbooks.engine import MAX_CANDIDATES, DraftCandidate, DraftContext, Playb
 from playbooks.policy import Policy
 
 
+class DraftHook(Protocol):
+    """A feature that may answer a message with its own candidates instead of the playbook's
+    (crisis detection: holding statements for a message that joins an incident); None leaves
+    the playbook's. Runs inside the message's transaction."""
+
+    def drafts(
+        self, session: Session, message: Message, result: Classification, contact: Contact | None
+    ) -> list[DraftCandidate] | None: ...
+
+
+@dataclass(frozen=True)
+class Drafting:
+    """What drafting a message needs, as it stands when the message is drafted."""
+
+    playbooks: Playbooks
+    brand: str = "replyline"
+    acknowledge: bool = True  # handoff and after-hours acknowledgements go out on their own
+    auto_send: bool = False  # a confident draft the playbook allows goes out on its own
+    auto_send_min_confidence: float = 0.85
+    hooks: tuple[DraftHook, ...] = ()
+
+    def may_auto_send(self, policy_allows: bool, result: Classification) -> bool:
+        """Off by default; when enabled, only where the playbook allows it and we are sure."""
+        return (
+            self.auto_send
+            and policy_allows
+            and not result.low_confidence
+            and result.confidence >= self.auto_send_min_confidence
+        )
+
+
 def open_handoff(session: Session, conversation_id: int) -> Handoff | None:
     """The conversation's unreleased handoff: while there is one, nothing is sent on its own."""
     return session.exec(
@@ -44,7 +81,7 @@ def open_handoff(session: Session, conversation_id: int) -> Handoff | None:
 
 
 def draft_message(
-    pipeline,
+    drafting: Drafting,
     session: Session,
     message: Message,
     result: Classification,
@@ -55,13 +92,13 @@ def draft_message(
 ) -> list[Draft]:
     """Store the message's candidate drafts. `allow_auto` False (a human is redoing the drafts
     after a correction) means nothing is sent or acknowledged on its own."""
-    playbooks: Playbooks = pipeline.playbooks
+    playbooks = drafting.playbooks
     conversation = session.get(Conversation, message.conversation_id)
     ctx = DraftContext(
         classification=result,
         stage=stage,
         contact_name=contact.display_name if contact and not contact.erased else None,
-        brand=pipeline.brand,
+        brand=drafting.brand,
         channel=message.channel,
         text=message.text or "",
         chat_kind=conversation.kind,
@@ -70,7 +107,7 @@ def draft_message(
     held = open_handoff(session, conversation.id)
     asks = playbooks.brand.handoff.asks_for_human(message.text)
     # a handoff acknowledgement says when a person comes: the drafts do not promise another time
-    ctx = replace(ctx, promised=bool(held or asks) and bool(pipeline.acknowledge))
+    ctx = replace(ctx, promised=bool(held or asks) and drafting.acknowledge)
 
     plan = playbooks.plan(ctx)
     ticket = _ticket(session, playbooks, message, result) if plan.policy.opens_ticket else None
@@ -88,7 +125,7 @@ def draft_message(
         learned = answered_before(session, message, result.type, reply_language(result.language),
                                   candidates[0] if candidates else None)  # fmt: skip
         candidates = rank_in(candidates, learned, MAX_CANDIDATES)
-    overridden = _hooked_candidates(pipeline, session, message, result, contact)
+    overridden = _hooked_candidates(drafting, session, message, result, contact)
     if overridden:
         candidates = overridden
         message.priority = max(message.priority or 0, CRISIS_PRIORITY)
@@ -119,27 +156,59 @@ def draft_message(
 
     auto_sent = False
     may_send_alone = not held and not asks and "crisis" not in flags
-    if drafts and may_send_alone and pipeline.may_auto_send(candidates[0].auto_send, result):
-        from bot.pipeline.process import approve_automatically
-
+    if drafts and may_send_alone and drafting.may_auto_send(candidates[0].auto_send, result):
         approve_automatically(session, drafts)
         auto_sent = True
     if asks and not held:
-        _hand_off(pipeline, session, message, ctx, first_rank + len(drafts))
+        _hand_off(drafting, session, message, ctx, first_rank + len(drafts))
     elif may_send_alone and not auto_sent:
-        _after_hours(pipeline, session, message, ctx, first_rank + len(drafts))
+        _after_hours(drafting, session, message, ctx, first_rank + len(drafts))
     return drafts
 
 
-def _hooked_candidates(pipeline, session, message, result, contact) -> list | None:
-    """Candidates a pipeline hook puts in place of the playbook's: crisis detection answers a
+def approve_automatically(session: Session, drafts: list[Draft]) -> None:
+    """The first candidate approved by the bot itself (audited), its siblings superseded."""
+    now = utcnow()
+    chosen, others = drafts[0], drafts[1:]
+    chosen.status, chosen.auto = DraftStatus.APPROVED, True
+    chosen.decided_at = chosen.approved_at = now
+    for other in others:
+        other.status, other.decided_at = DraftStatus.SUPERSEDED, now
+    session.add(
+        AuditLog(
+            username="auto",
+            via="auto",
+            action="auto_approve",
+            draft_id=chosen.id,
+            message_id=chosen.message_id,
+            after_text=chosen.text,
+            reason="playbook policy allows automatic sending above the confidence threshold",
+        )
+    )
+
+
+def _hooked_candidates(drafting: Drafting, session, message, result, contact) -> list | None:
+    """Candidates a hook puts in place of the playbook's: crisis detection answers a
     message that joins an active incident with holding statements. Such a message tops the
     review queue and needs a supervisor."""
-    for hook in pipeline.hooks:
+    for hook in drafting.hooks:
         candidates = hook.drafts(session, message, result, contact)
         if candidates:
             return candidates
     return None
+
+
+def next_ranks(session: Session, message_ids: list[int]) -> dict[int, int]:
+    """The rank after each message's last draft (1 if it has none): drafts made again go
+    below the ones they replace."""
+    last = dict(
+        session.exec(
+            select(Draft.message_id, func.max(Draft.rank))
+            .where(Draft.message_id.in_(message_ids))
+            .group_by(Draft.message_id)
+        ).all()
+    )
+    return {message_id: (last.get(message_id) or 0) + 1 for message_id in message_ids}
 
 
 def redraft(
@@ -242,7 +311,7 @@ def _repeat_troll(session, message: Message, contact: Contact, policy: Policy) -
     return ["repeat_troll"]
 
 
-def _acknowledge(pipeline, session, message: Message, text: str, playbook: str, rank: int):
+def _acknowledge(session, message: Message, text: str, playbook: str, rank: int) -> None:
     """Send a system acknowledgement on its own (handoff, after hours), audited as such."""
     now = utcnow()
     draft = Draft(
@@ -274,8 +343,8 @@ def _acknowledge(pipeline, session, message: Message, text: str, playbook: str, 
     )
 
 
-def _hand_off(pipeline, session, message: Message, ctx: DraftContext, rank: int) -> None:
-    playbooks: Playbooks = pipeline.playbooks
+def _hand_off(drafting: Drafting, session, message: Message, ctx: DraftContext, rank: int) -> None:
+    playbooks = drafting.playbooks
     session.add(Handoff(conversation_id=message.conversation_id, message_id=message.id))
     # anything the bot approved on its own but has not sent yet stays unsent
     session.exec(
@@ -289,20 +358,20 @@ def _hand_off(pipeline, session, message: Message, ctx: DraftContext, rank: int)
         .values(status="superseded", reason="the customer asked for a person")
     )
     add_notice(session, "handoff", message)
-    if not pipeline.acknowledge:
+    if not drafting.acknowledge:
         return
     hours = playbooks.brand.hours
     section = "open" if hours.is_open(message.received_at) else "closed"
     plan = playbooks.special("handoff", section, ctx)
     candidates = playbooks.render(plan, ctx)
     if candidates:
-        _acknowledge(pipeline, session, message, candidates[0].text, plan.name, rank)
+        _acknowledge(session, message, candidates[0].text, plan.name, rank)
 
 
-def _after_hours(pipeline, session, message: Message, ctx: DraftContext, rank: int) -> None:
-    playbooks: Playbooks = pipeline.playbooks
+def _after_hours(drafting: Drafting, session, message: Message, ctx: DraftContext, rank: int):
+    playbooks = drafting.playbooks
     closed_since = playbooks.brand.hours.closed_since(message.received_at)
-    if closed_since is None or not pipeline.acknowledge:
+    if closed_since is None or not drafting.acknowledge:
         return
     done = session.exec(
         select(AfterHoursAck.id).where(
@@ -326,4 +395,4 @@ def _after_hours(pipeline, session, message: Message, ctx: DraftContext, rank: i
     plan = playbooks.special("after_hours", "default", ctx)
     candidates = playbooks.render(plan, ctx)
     if candidates:
-        _acknowledge(pipeline, session, message, candidates[0].text, plan.name, rank)
+        _acknowledge(session, message, candidates[0].text, plan.name, rank)

@@ -40,16 +40,17 @@ from sqlmodel import Session, col, select
 
 from bot.metrics import PROCESSING_FAILURES, observe_processed
 from bot.pipeline.claims import claim_conversations
+from bot.pipeline.drafting import DraftHook, Drafting, draft_message
 from bot.pipeline.model_thread import ModelThread
 from db.engine import session_scope
 from db.enums import DraftStatus, MessageState
-from db.models import AuditLog, Contact, Draft, Message, StageTransition
+from db.models import Contact, Draft, Message, StageTransition
 from db.types import utcnow
 from handlers.redact import redact
 from nlp.context import CONTEXT_TURNS, is_follow_up, takes_contexts
 from nlp.stage import Signal, decide_stage
 from nlp.types import Classification, Classifier
-from playbooks.engine import DraftCandidate, Playbooks
+from playbooks.engine import Playbooks
 
 log = logging.getLogger(__name__)
 HISTORY = 20  # past messages of a contact the stage rules look at
@@ -75,18 +76,14 @@ def _in_context(model: Classifier) -> TypeGuard[ClassifiesInContext]:
     return takes_contexts(model)
 
 
-class PipelineHook(Protocol):
+class PipelineHook(DraftHook, Protocol):
     """The extension point for features that act on classified messages (crisis detection).
 
-    `drafts` runs inside the message's transaction and may return candidates that replace the
-    playbook's (None leaves them be); `processed` sees what a round committed, and an
-    empty batch after an idle round, so hooks that keep time get a turn. A hook may also have
-    `stored(session, stored)`, run inside the transaction that stores those messages, for
-    records that must commit with them (crisis detection's feed across processes)."""
-
-    def drafts(
-        self, session: Session, message: Message, result: Classification, contact: Contact | None
-    ) -> list[DraftCandidate] | None: ...
+    `drafts` (bot/pipeline/drafting.py DraftHook) may answer a message instead of the playbook;
+    `processed` sees what a round committed, and an empty batch after an idle round, so hooks
+    that keep time get a turn. A hook may also have `stored(session, stored)`, run inside the
+    transaction that stores those messages, for records that must commit with them (crisis
+    detection's feed across processes)."""
 
     def processed(self, messages: list[Message], results: list[Classification]) -> None: ...
 
@@ -403,6 +400,17 @@ class Pipeline:
         session.add(contact)
         return contact.stage
 
+    def drafting(self) -> Drafting:
+        """What drafting needs, as things stand now (the playbooks may have been reloaded)."""
+        return Drafting(
+            playbooks=self.playbooks,
+            brand=self.brand,
+            acknowledge=self.acknowledge,
+            auto_send=self.auto_send,
+            auto_send_min_confidence=self.auto_send_min_confidence,
+            hooks=tuple(self.hooks),
+        )
+
     def draft(
         self,
         session: Session,
@@ -411,42 +419,7 @@ class Pipeline:
         stage: str,
         contact: Contact | None,
     ) -> list[Draft]:
-        from bot.pipeline.drafting import draft_message
-
-        return draft_message(self, session, message, result, stage, contact)
-
-    def may_auto_send(self, policy_allows: bool, result: Classification) -> bool:
-        """Off by default; when enabled, only where the playbook allows it and we are sure."""
-        return (
-            self.auto_send
-            and policy_allows
-            and not result.low_confidence
-            and result.confidence >= self.auto_send_min_confidence
-        )
-
-
-def approve_automatically(session: Session, drafts: list[Draft]) -> None:
-    now = utcnow()
-    chosen, others = drafts[0], drafts[1:]
-    chosen.status, chosen.auto, chosen.decided_at, chosen.approved_at = (
-        DraftStatus.APPROVED,
-        True,
-        now,
-        now,
-    )
-    for other in others:
-        other.status, other.decided_at = DraftStatus.SUPERSEDED, now
-    session.add(
-        AuditLog(
-            username="auto",
-            via="auto",
-            action="auto_approve",
-            draft_id=chosen.id,
-            message_id=chosen.message_id,
-            after_text=chosen.text,
-            reason="playbook policy allows automatic sending above the confidence threshold",
-        )
-    )
+        return draft_message(self.drafting(), session, message, result, stage, contact)
 
 
 def non_text(content_type: str) -> Classification:

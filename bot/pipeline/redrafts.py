@@ -9,21 +9,22 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import delete, func
+from sqlalchemy import delete
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from bot.pipeline.drafting import draft_message
+from bot.pipeline.drafting import Drafting, draft_message, next_ranks
 from db.engine import session_scope
-from db.models import Contact, Draft, Message, Redraft, User
+from db.models import Contact, Message, Redraft, User
 from nlp.types import Classification
 
 log = logging.getLogger(__name__)
 BATCH = 8  # corrections redrafted per worker round
 
 
-def redraft_corrected(pipeline, limit: int = BATCH) -> int:
+def redraft_corrected(engine: Engine, drafting: Drafting, limit: int = BATCH) -> int:
     """Redraft up to `limit` corrected messages, oldest correction first; how many were."""
-    with Session(pipeline.engine) as session:
+    with Session(engine) as session:
         owed = session.exec(select(Redraft).order_by(Redraft.requested_at).limit(limit)).all()
         ids = [r.message_id for r in owed]
         messages = {m.id: m for m in session.exec(select(Message).where(Message.id.in_(ids)))}
@@ -31,19 +32,19 @@ def redraft_corrected(pipeline, limit: int = BATCH) -> int:
     done = 0
     for row in owed:
         message = messages.get(row.message_id)
-        vector, model = _embedding(pipeline, message.text or "" if message else "")
+        vector, model = _embedding(drafting, message.text or "" if message else "")
         if message is not None:  # the FAQ index too is built before the transaction
-            pipeline.playbooks.prepare([corrected(message, "", vector, model)])
+            drafting.playbooks.prepare([corrected(message, "", vector, model)])
         try:
-            done += _redraft(pipeline, row, vector, model)
+            done += _redraft(engine, drafting, row, vector, model)
         except Exception:  # one message must not hold back the others; its row stays
             log.exception("redrafting corrected message %s failed", row.message_id)
     return done
 
 
-def _embedding(pipeline, text: str):
+def _embedding(drafting: Drafting, text: str):
     """The text's "query: " embedding from the shared encoder, outside any transaction."""
-    embed = pipeline.playbooks.faq.embed
+    embed = drafting.playbooks.faq.embed
     model = getattr(embed, "model", None)
     if embed is None or not model or not text.strip():
         return None, ""
@@ -54,8 +55,8 @@ def _embedding(pipeline, text: str):
         return None, ""
 
 
-def _redraft(pipeline, row: Redraft, vector, model: str) -> int:
-    with session_scope(pipeline.engine) as session:
+def _redraft(engine: Engine, drafting: Drafting, row: Redraft, vector, model: str) -> int:
+    with session_scope(engine) as session:
         taken = session.exec(
             delete(Redraft).where(
                 Redraft.message_id == row.message_id, Redraft.requested_at == row.requested_at
@@ -69,11 +70,9 @@ def _redraft(pipeline, row: Redraft, vector, model: str) -> int:
         user = session.get(User, row.user_id) if row.user_id else None
         result = corrected(message, user.username if user else "a reviewer", vector, model)
         contact = session.get(Contact, message.contact_id) if message.contact_id else None
-        top = session.exec(
-            select(func.max(Draft.rank)).where(Draft.message_id == message.id)
-        ).first()
-        draft_message(pipeline, session, message, result, message.stage or "identification",
-                      contact, allow_auto=False, first_rank=(top or 0) + 1)  # fmt: skip
+        first_rank = next_ranks(session, [message.id])[message.id]
+        draft_message(drafting, session, message, result, message.stage or "identification",
+                      contact, allow_auto=False, first_rank=first_rank)  # fmt: skip
     return 1
 
 
