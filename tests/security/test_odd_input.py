@@ -74,8 +74,9 @@ def test_a_report_on_dates_no_database_holds_is_a_4xx_and_a_clear_cli_error(
         assert admin.get("/console/reports", params={"from": first, "to": last}).status_code == 422
     monkeypatch.setenv("REPLYLINE_DATABASE_URL", settings.database.url)
     code = cli_main(
-        ["report", "--from", "0001-01-01", "--to", "0001-01-02", "--out", str(tmp_path)]
-    )
+        ["--lang", "en", "report", "--from", "0001-01-01", "--to", "0001-01-02",
+         "--out", str(tmp_path)]
+    )  # fmt: skip
     err = capsys.readouterr().err
     assert code != 0 and "Traceback" not in err and "between" in err
 
