@@ -12,12 +12,12 @@ import uuid
 
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
-from bot.auth.roles import ROLE_RANK, has_role
+from bot.auth.roles import has_role, rank
 from bot.errors import Conflict, Forbidden, Invalid, NotFound
 from bot.i18n.catalog import N_
-from db.enums import Role
+from db.enums import DraftStatus, MessageState, Role
 from db.models import (
     Assignment,
     AuditLog,
@@ -33,7 +33,7 @@ from db.models import (
 from db.types import utcnow
 from nlp.types import COMMENTER_TYPES, COMPLAINT_SUBTYPES, STAGES
 
-OPEN = "pending"
+OPEN = DraftStatus.PENDING
 CRISIS_PRIORITY = 100  # Message.priority from which a message counts as crisis-related
 CORRECTABLE = {"type": COMMENTER_TYPES, "subtype": COMPLAINT_SUBTYPES, "stage": STAGES}
 MANUAL = "manual"  # the playbook name of a reply a person wrote from scratch
@@ -71,6 +71,12 @@ def _message(session: Session, message_id: int) -> Message:
     return message
 
 
+def _id_of(user: User) -> int:
+    """A signed-in or chosen user's id (users are read from the table)."""
+    assert user.id is not None
+    return user.id
+
+
 def _username(session: Session, user_id: int) -> str:
     other = session.get(User, user_id)
     return other.username if other else f"user {user_id}"
@@ -82,7 +88,7 @@ def take(session: Session, message_id: int, user: User) -> None:
     if assignment is None:
         try:
             with session.begin_nested():
-                session.add(Assignment(message_id=message_id, user_id=user.id,
+                session.add(Assignment(message_id=message_id, user_id=_id_of(user),
                                        assigned_by_id=user.id))  # fmt: skip
             return
         except IntegrityError:  # someone claimed it a moment ago
@@ -100,7 +106,7 @@ def assign(
     _message(session, message_id)
     assignment = session.get(Assignment, message_id, with_for_update=True)
     owner = assignment.user_id if assignment else None
-    if owner not in (None, user.id) and not has_role(user, "supervisor"):
+    if owner not in (None, user.id) and not has_role(user, Role.SUPERVISOR):
         raise Conflict(N_("{name} has this message; a supervisor can reassign it"),
                        name=_username(session, owner))  # fmt: skip
     if to is not None and not to.active:
@@ -111,14 +117,14 @@ def assign(
             session.delete(assignment)
         assignment = None
     elif assignment is None:
-        assignment = Assignment(message_id=message_id, user_id=to.id, assigned_by_id=user.id)
+        assignment = Assignment(message_id=message_id, user_id=_id_of(to), assigned_by_id=user.id)
         try:
             with session.begin_nested():
                 session.add(assignment)
         except IntegrityError as error:
             raise Conflict(N_("someone claimed this message a moment ago")) from error
     else:
-        assignment.user_id, assignment.assigned_by_id = to.id, user.id
+        assignment.user_id, assignment.assigned_by_id = _id_of(to), user.id
         assignment.assigned_at = utcnow()
         session.add(assignment)
     action = "release" if to is None else ("claim" if to.id == user.id else "assign")
@@ -141,10 +147,10 @@ def approve(
     before = draft.text
     done = session.exec(
         update(Draft)
-        .where(Draft.id == draft.id, Draft.status == OPEN)
+        .where(col(Draft.id) == draft.id, col(Draft.status) == OPEN)
         .values(
             text=new_text,
-            status="edited" if edited else "approved",
+            status=DraftStatus.EDITED if edited else DraftStatus.APPROVED,
             decided_by_id=user.id,
             decided_at=now,
             approved_at=now,
@@ -161,8 +167,12 @@ def approve(
 def _supersede_siblings(session: Session, draft: Draft, user: User, now, reason=None) -> None:
     session.exec(
         update(Draft)
-        .where(Draft.message_id == draft.message_id, Draft.id != draft.id, Draft.status == OPEN)
-        .values(status="superseded", decided_by_id=user.id, decided_at=now, reason=reason)
+        .where(
+            col(Draft.message_id) == draft.message_id,
+            col(Draft.id) != draft.id,
+            col(Draft.status) == OPEN,
+        )
+        .values(status=DraftStatus.SUPERSEDED, decided_by_id=user.id, decided_at=now, reason=reason)
     )
 
 
@@ -174,8 +184,10 @@ def reject(session: Session, draft_id: int, user: User, reason: str, via: str = 
     take(session, draft.message_id, user)
     done = session.exec(
         update(Draft)
-        .where(Draft.id == draft.id, Draft.status == OPEN)
-        .values(status="rejected", decided_by_id=user.id, decided_at=utcnow(), reason=reason)
+        .where(col(Draft.id) == draft.id, col(Draft.status) == OPEN)
+        .values(
+            status=DraftStatus.REJECTED, decided_by_id=user.id, decided_at=utcnow(), reason=reason
+        )
     )
     if done.rowcount != 1:
         raise Conflict(N_("draft {draft} was decided a moment ago"), draft=draft_id)
@@ -191,7 +203,9 @@ def _keep_waiting(session: Session, rejected: Draft) -> None:
     waiting = session.exec(
         select(Draft.id).where(
             Draft.message_id == rejected.message_id,
-            Draft.status.in_((OPEN, "approved", "edited", "sent")),
+            col(Draft.status).in_(
+                (OPEN, DraftStatus.APPROVED, DraftStatus.EDITED, DraftStatus.SENT)
+            ),
         )
     ).first()
     if waiting is not None:
@@ -199,7 +213,7 @@ def _keep_waiting(session: Session, rejected: Draft) -> None:
     top = session.exec(
         select(Draft.rank)
         .where(Draft.message_id == rejected.message_id)
-        .order_by(Draft.rank.desc())
+        .order_by(col(Draft.rank).desc())
     ).first()
     policy = {k: v for k, v in (rejected.policy or {}).items() if k != "faq"}
     session.add(
@@ -227,13 +241,13 @@ def reply(session: Session, message_id: int, user: User, text: str, via: str = "
     pending = session.exec(
         select(Draft).where(Draft.message_id == message_id, Draft.status == OPEN)
     ).all()
-    role = max((required_role(d, message) for d in pending), key=ROLE_RANK.get, default=Role.AGENT)
+    role = max((required_role(d, message) for d in pending), key=rank, default=Role.AGENT)
     if not has_role(user, role):
         raise Forbidden(N_("message {message} needs a {role} to answer"), message=message_id,
                         role=role)  # fmt: skip
     take(session, message_id, user)
     top = session.exec(
-        select(Draft.rank).where(Draft.message_id == message_id).order_by(Draft.rank.desc())
+        select(Draft.rank).where(Draft.message_id == message_id).order_by(col(Draft.rank).desc())
     ).first()
     now = utcnow()
     policy = {k: v for k, v in ((pending[0].policy or {}) if pending else {}).items()
@@ -247,7 +261,7 @@ def reply(session: Session, message_id: int, user: User, text: str, via: str = "
         playbook=MANUAL,
         policy={**policy, "written_by": user.username},
         required_role=role,
-        status="edited",
+        status=DraftStatus.EDITED,
         decided_by_id=user.id,
         decided_at=now,
         approved_at=now,
@@ -282,8 +296,10 @@ def dismiss(
     take(session, message_id, user)
     done = session.exec(
         update(Draft)
-        .where(Draft.message_id == message_id, Draft.status == OPEN)
-        .values(status="rejected", decided_by_id=user.id, decided_at=utcnow(), reason=reason)
+        .where(col(Draft.message_id) == message_id, col(Draft.status) == OPEN)
+        .values(
+            status=DraftStatus.REJECTED, decided_by_id=user.id, decided_at=utcnow(), reason=reason
+        )
     )
     audit_action(session, user, via, "no_reply", message_id=message_id, reason=reason)
     return done.rowcount
@@ -302,7 +318,7 @@ def correct(
         raise Invalid(N_("{field} must be one of {values}"), field=field,
                       values=", ".join(CORRECTABLE[field]))  # fmt: skip
     message = _message(session, message_id)
-    if message.state != "processed":
+    if message.state != MessageState.PROCESSED:
         raise Conflict(N_("message {message} is not classified yet"), message=message_id)
     take(session, message_id, user)
     contact = session.get(Contact, message.contact_id) if message.contact_id else None
@@ -326,6 +342,7 @@ def correct(
     else:
         message.stage = value
         if contact is not None and contact.stage != value:
+            assert contact.id is not None  # read from the table
             session.add(StageTransition(contact_id=contact.id, message_id=message.id,
                                         from_stage=contact.stage, to_stage=value,
                                         reason=f"corrected by {user.username}"))  # fmt: skip
@@ -335,9 +352,9 @@ def correct(
     now = utcnow()
     session.exec(
         update(Draft)
-        .where(Draft.message_id == message.id, Draft.status == OPEN)
+        .where(col(Draft.message_id) == message.id, col(Draft.status) == OPEN)
         .values(
-            status="superseded",
+            status=DraftStatus.SUPERSEDED,
             decided_by_id=user.id,
             decided_at=now,
             reason=f"{field} corrected to {value}",
@@ -345,7 +362,7 @@ def correct(
     )
     audit_action(session, user, via, f"correct_{field}", message_id=message.id, before=before,
          after=value)  # fmt: skip
-    redraft = session.get(Redraft, message.id) or Redraft(message_id=message.id)
+    redraft = session.get(Redraft, message_id) or Redraft(message_id=message_id)
     redraft.user_id, redraft.requested_at = user.id, now  # a second correction: one redraft
     session.add(redraft)
     return redraft
@@ -358,7 +375,7 @@ def release_handoff(
     now = utcnow()
     done = session.exec(
         update(Handoff)
-        .where(Handoff.conversation_id == conversation_id, Handoff.released_at.is_(None))
+        .where(col(Handoff.conversation_id) == conversation_id, col(Handoff.released_at).is_(None))
         .values(released_at=now, released_by_id=user.id)
     )
     if done.rowcount == 0:
@@ -392,11 +409,13 @@ def audit_action(session, user, via, action, draft=None, message_id=None, before
 def pending_drafts(session: Session, limit: int = 200) -> list[tuple[Message, list[Draft]]]:
     """Messages that wait for a decision, oldest first, each with its candidate drafts."""
     drafts = session.exec(
-        select(Draft).where(Draft.status == OPEN).order_by(Draft.message_id, Draft.rank)
+        select(Draft).where(Draft.status == OPEN).order_by(col(Draft.message_id), col(Draft.rank))
     ).all()
     by_message: dict[int, list[Draft]] = {}
     for d in drafts:
         by_message.setdefault(d.message_id, []).append(d)
     ids = list(by_message)[:limit]
-    messages = {m.id: m for m in session.exec(select(Message).where(Message.id.in_(ids))).all()}
+    messages = {
+        m.id: m for m in session.exec(select(Message).where(col(Message.id).in_(ids))).all()
+    }
     return [(messages[i], by_message[i]) for i in ids if i in messages]

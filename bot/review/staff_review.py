@@ -24,7 +24,7 @@ from datetime import timedelta
 from sqlalchemy import delete, or_, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from bot.delivery.notify import reader_locale
 from bot.delivery.outbox import READY
@@ -36,6 +36,7 @@ from bot.review import decisions as review
 from bot.review.actions import Press
 from bot.review.contact_names import contact_name, conversation_name
 from db.engine import session_scope
+from db.enums import DraftStatus
 from db.models import Contact, Conversation, Draft, Message, StaffCard, StaffEditRequest, User
 from db.types import utcnow
 from handlers.base import Action, Channel, SendResult
@@ -51,6 +52,8 @@ REFUSAL = N_(
 )
 STALE = N_("This button is no longer valid.")
 REJECTED_IN_CHAT = N_("rejected in the Telegram staff chat")  # stored as the reason
+# what a superseded candidate's card reports instead: the sibling that was chosen
+DECIDED = (DraftStatus.APPROVED, DraftStatus.EDITED, DraftStatus.SENT, DraftStatus.FAILED)
 OUTCOMES = {
     "approved": N_("✅ Approved by {who}"),
     "edited": N_("✏️ Edited and approved by {who}"),
@@ -104,6 +107,7 @@ def on_draft_button(session: Session, user: User | None, press: Press, payload: 
 
 
 def _request_edit(session: Session, draft_id: int, user: User) -> str:
+    assert user.id is not None  # a stored user
     review._open_draft(session, draft_id, user)  # the same checks as a decision
     card = session.exec(select(StaffCard).where(StaffCard.draft_id == draft_id)).first()
     if card is None:
@@ -112,7 +116,7 @@ def _request_edit(session: Session, draft_id: int, user: User) -> str:
         select(StaffEditRequest.id).where(
             StaffEditRequest.draft_id == draft_id,
             StaffEditRequest.user_id == user.id,
-            StaffEditRequest.used_at.is_(None),
+            col(StaffEditRequest.used_at).is_(None),
             StaffEditRequest.attempts < MAX_ATTEMPTS,
         )
     ).first()
@@ -133,7 +137,7 @@ def on_staff_reply(session: Session, user: User | None, press: Press, payload: s
     """A reply in the staff chat to one of the bot's messages; only edit prompts matter."""
     request = session.exec(
         select(StaffEditRequest).where(
-            StaffEditRequest.prompt_message_id == payload, StaffEditRequest.used_at.is_(None)
+            StaffEditRequest.prompt_message_id == payload, col(StaffEditRequest.used_at).is_(None)
         )
     ).first()
     if request is None:
@@ -142,6 +146,7 @@ def on_staff_reply(session: Session, user: User | None, press: Press, payload: s
         return _(REFUSAL)
     if user.id != request.user_id:
         owner = session.get(User, request.user_id)
+        assert owner is not None  # the request's foreign key
         return _("This edit belongs to {who}; press Edit on the card to make your own.").format(
             who=owner.username
         )
@@ -186,15 +191,16 @@ class StaffReview:
                 .where(
                     Draft.status == review.OPEN,
                     Draft.created_at >= since,
-                    Draft.message_id.not_in(carded),
+                    col(Draft.message_id).not_in(carded),
                 )
-                .order_by(Draft.message_id, Draft.rank)
+                .order_by(col(Draft.message_id), col(Draft.rank))
                 .limit(BATCH * 4)
             ).all()
             chosen: dict[int, Draft] = {}
             for draft in drafts:
                 chosen.setdefault(draft.message_id, draft)
             for draft in list(chosen.values())[:BATCH]:
+                assert draft.id is not None  # read from the table
                 session.add(
                     StaffCard(message_id=draft.message_id, draft_id=draft.id, chat_id=self.chat_id)
                 )
@@ -202,7 +208,7 @@ class StaffReview:
     def _claim(self, table) -> list[int]:
         """Take a lease on rows still to send (cards or prompts) whose turn it is."""
         now = utcnow()
-        sent_column = table.sent_at if table is StaffCard else table.prompted_at
+        sent_column = col(table.sent_at) if table is StaffCard else table.prompted_at
         due = [
             sent_column.is_(None),
             table.attempts < MAX_ATTEMPTS,
@@ -210,7 +216,7 @@ class StaffReview:
             or_(table.claimed_until.is_(None), table.claimed_until < now),
         ]
         if table is StaffCard:
-            due.append(table.closed_at.is_(None))
+            due.append(col(table.closed_at).is_(None))
         else:
             due.append(table.used_at.is_(None))
         claimed = []
@@ -237,11 +243,15 @@ class StaffReview:
         """The card and its buttons in the staff chat's language."""
         with Session(self.engine) as session:
             card = session.get(StaffCard, card_id)
+            assert card is not None  # claimed from the table
             draft = session.get(Draft, card.draft_id)
+            assert draft is not None and draft.id is not None  # the card's foreign key
             if draft.status != review.OPEN:
                 return None, []
             message = session.get(Message, card.message_id)
+            assert message is not None  # the card's foreign key
             conversation = session.get(Conversation, message.conversation_id)
+            assert conversation is not None  # the message's foreign key
             contact = session.get(Contact, message.contact_id) if message.contact_id else None
             with use_locale(chat_locale(session, card.chat_id)):
                 return card_text(message, conversation, contact, draft), buttons(draft.id)
@@ -262,8 +272,10 @@ class StaffReview:
         """The edit prompt, in the language of the staff member it asks."""
         with Session(self.engine) as session:
             request = session.get(StaffEditRequest, request_id)
+            assert request is not None  # claimed from the table
             user = session.get(User, request.user_id)
             draft = session.get(Draft, request.draft_id)
+        assert user is not None and draft is not None  # the request's foreign keys
         if draft.status != review.OPEN:
             return None
         with use_locale(user.locale):
@@ -287,6 +299,7 @@ class StaffReview:
         now = utcnow()
         with session_scope(self.engine) as session:
             row = session.get(table, row_id)
+            assert row is not None  # claimed from the table
             row.claimed_until = None
             if result.ok and table is StaffCard:
                 row.sent_at, row.platform_message_id, row.text = (
@@ -310,20 +323,19 @@ class StaffReview:
 
     def _decided_cards(self) -> list[int]:
         with Session(self.engine) as session:
-            return list(
-                session.exec(
-                    select(StaffCard.id)
-                    .join(Draft, Draft.id == StaffCard.draft_id)
-                    .where(
-                        StaffCard.sent_at.is_not(None),
-                        StaffCard.closed_at.is_(None),
-                        Draft.status != review.OPEN,
-                        Draft.status.not_in(READY),  # closed once the send has resolved
-                    )
-                    .order_by(StaffCard.id)
-                    .limit(BATCH)
-                ).all()
-            )
+            ids = session.exec(
+                select(StaffCard.id)
+                .join(Draft, col(Draft.id) == StaffCard.draft_id)
+                .where(
+                    col(StaffCard.sent_at).is_not(None),
+                    col(StaffCard.closed_at).is_(None),
+                    Draft.status != review.OPEN,
+                    col(Draft.status).not_in(READY),  # closed once the send has resolved
+                )
+                .order_by(col(StaffCard.id))
+                .limit(BATCH)
+            ).all()
+            return [card_id for card_id in ids if card_id is not None]  # stored rows have one
 
     async def _close_card(self, card_id: int) -> int:
         card, outcome = await asyncio.to_thread(self._outcome, card_id)
@@ -339,30 +351,32 @@ class StaffReview:
                 )
             ).first()
             if waiting is not None:  # every candidate was rejected: a new card to write it in
-                session.exec(delete(StaffCard).where(StaffCard.id == card_id))
+                session.exec(delete(StaffCard).where(col(StaffCard.id) == card_id))
             else:
                 session.exec(
-                    update(StaffCard).where(StaffCard.id == card_id).values(closed_at=utcnow())
+                    update(StaffCard).where(col(StaffCard.id) == card_id).values(closed_at=utcnow())
                 )
         return int(result.ok)
 
     def _outcome(self, card_id: int) -> tuple[StaffCard, str]:
         with Session(self.engine) as session:
             card = session.get(StaffCard, card_id)
+            assert card is not None  # listed by _decided_cards
             draft = session.get(Draft, card.draft_id)
-            if draft.status == "superseded":  # a sibling candidate was chosen
+            assert draft is not None  # the card's foreign key
+            if draft.status == DraftStatus.SUPERSEDED:  # a sibling candidate was chosen
                 draft = (
                     session.exec(
                         select(Draft).where(
                             Draft.message_id == draft.message_id,
-                            Draft.status.in_(("approved", "edited", "sent", "failed")),
+                            col(Draft.status).in_(DECIDED),
                         )
                     ).first()
                     or draft
                 )
             who = session.get(User, draft.decided_by_id) if draft.decided_by_id else None
             locale = chat_locale(session, card.chat_id)
-        status = "superseded" if card.draft_id != draft.id else draft.status
+        status = DraftStatus.SUPERSEDED if card.draft_id != draft.id else draft.status
         with use_locale(locale):
             outcome = _(OUTCOMES.get(status, N_("Decided: {status}"))).format(
                 who=who.username if who else _("the assistant"),
