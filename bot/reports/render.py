@@ -9,6 +9,7 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from bot.crisis.wording import signal_title
 from bot.i18n import current_locale
 from bot.i18n.jinja import install as install_i18n
 from bot.reports import Report, charts, wording
@@ -37,6 +38,7 @@ def install(env: Environment) -> Environment:
         decision_label=wording.decision_label,
         status_label=wording.status_label,
         timeline_step=wording.timeline_step,
+        signal_title=signal_title,
         recommendation_text=wording.recommendation,
         gap=gap,
     )

@@ -76,6 +76,8 @@ def _incident(incident: Incident, events: dict[int, list[Step]]) -> dict:
     return {
         "id": incident.id,
         "title": incident.title[:TEXT_LIMIT],
+        # the signal the title was written from, so a report says it in its reader's language
+        "signal": next((s for s in incident.signals if s.get("title") == incident.title), None),
         "status": incident.status,
         "severity": incident.severity,
         "opened_at": incident.opened_at.isoformat(),

@@ -351,3 +351,27 @@ def test_the_console_shows_the_report_for_any_period(console):
     assert bad.status_code == 422 and "ends before it starts" in bad.text
     assert console.get("/console/reports.json?from=yesterday&to=today").status_code == 422
     assert console.get("/console/reports").status_code == 200  # the last 30 days
+
+
+@pytest.mark.parametrize(
+    ("language", "title"),
+    [("zh_Hant_TW", "網站聊天 上可能有法律威脅"), ("en", "Possible legal threat on Web chat")],
+)
+def test_an_incident_is_titled_in_the_readers_language(engine, settings, language, title):
+    """A detector writes an incident's title in English; the report says it again from the
+    signal's figures, so a Chinese report has no English heading (report.json keeps both)."""
+    build(engine)
+    english = "Possible legal threat on Web chat"
+    signal = {"kind": "severity", "title": english, "figures": {"category": "legal",
+              "channel": "web"}}  # fmt: skip
+    with session_scope(engine) as s:
+        s.add(Incident(status="open", severity=8, title=english, signals=[signal],
+                       opened_at=at("11-02 10:00")))  # fmt: skip
+    report = build_report(engine, settings, Period.parse(FIRST, LAST, TAIPEI))
+    [item] = report.data["incidents"]["items"]
+    assert (item["title"], item["signal"]) == (english, signal)
+    with use_locale(language):
+        html = to_html(report)
+    assert f"#{item['id']} {title}</strong>" in html
+    if language != "en":
+        assert english not in html
