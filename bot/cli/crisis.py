@@ -8,10 +8,10 @@ import asyncio
 import json
 
 from bot.cli import CommandError
-from bot.cli.shown import incident_status, incident_step, iso, when, zone_note
+from bot.cli.shown import incident_step, iso, when, zone_note
 from bot.config import get_settings
 from bot.crisis.wording import incident_title
-from bot.i18n import channel_label, type_label, via_label
+from bot.i18n import channel_label, incident_status_label, type_label, via_label
 from bot.i18n import gettext as _
 
 
@@ -89,7 +89,7 @@ def cmd_list(args) -> int:
             print(
                 _("#{id} [{status}] severity {severity}/10 {opened}  {title}").format(
                     id=incident.id,
-                    status=incident_status(incident.status),
+                    status=incident_status_label(incident.status),
                     severity=incident.severity,
                     opened=when(incident.opened_at),
                     title=incident_title(incident),
@@ -119,7 +119,7 @@ def cmd_show(args) -> int:
     print(
         _("#{id} [{status}] severity {severity}/10: {title}").format(
             id=incident.id,
-            status=incident_status(incident.status),
+            status=incident_status_label(incident.status),
             severity=incident.severity,
             title=incident_title(incident),
         )

@@ -7,10 +7,9 @@ from __future__ import annotations
 import json
 
 from bot.cli import CommandError
-from bot.cli.shown import draft_status
 from bot.config import get_settings
+from bot.i18n import draft_status_label, type_label
 from bot.i18n import gettext as _
-from bot.i18n import type_label
 
 
 def register(subparsers) -> None:
@@ -98,7 +97,7 @@ def cmd_list(args) -> int:
             print(json.dumps(item, ensure_ascii=False))
         else:
             print(
-                f"#{draft.id} [{draft_status(draft.status)}] {item['from']} "
+                f"#{draft.id} [{draft_status_label(draft.status)}] {item['from']} "
                 f"({type_label(message.type) or '?'}): {message.text!r} → {draft.text!r}"
             )
     if not rows and not args.json:
@@ -112,7 +111,7 @@ def _decide(args, fn, **kwargs) -> int:
 
 
 def _said(draft) -> None:
-    print(_("Draft #{id}: {status}.").format(id=draft.id, status=draft_status(draft.status)))
+    print(_("Draft #{id}: {status}.").format(id=draft.id, status=draft_status_label(draft.status)))
 
 
 def _as_user(args, act) -> int:
@@ -152,7 +151,7 @@ def cmd_reply(args) -> int:
         draft = reply(session, args.message_id, user, args.text, via="cli")
         print(
             _("Message #{message}: reply #{id} is {status} and goes out next.").format(
-                message=args.message_id, id=draft.id, status=draft_status(draft.status)
+                message=args.message_id, id=draft.id, status=draft_status_label(draft.status)
             )
         )
 

@@ -9,10 +9,10 @@ import sys
 from pathlib import Path
 
 from bot.cli import CommandError
-from bot.cli.shown import iso, post_status, when, zone_note
+from bot.cli.shown import iso, when, zone_note
 from bot.config import get_settings
 from bot.i18n import gettext as _
-from bot.i18n import stage_label
+from bot.i18n import post_status_label, stage_label
 
 WEEKDAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 EVERY_CHOICES = ("day", "weekday", *WEEKDAY_NAMES, "month")
@@ -190,7 +190,7 @@ def cmd_approve(args) -> int:
             session, args.id, user, grace=grace_of(settings), via="cli"
         ),
     )
-    print(_("Post #{id}: {status}.").format(id=post.id, status=post_status(post.status)))
+    print(_("Post #{id}: {status}.").format(id=post.id, status=post_status_label(post.status)))
     return 0
 
 
@@ -203,7 +203,7 @@ def cmd_cancel(args) -> int:
             session, args.id, user, reason=args.reason, via="cli"
         ),
     )
-    print(_("Post #{id}: {status}.").format(id=post.id, status=post_status(post.status)))
+    print(_("Post #{id}: {status}.").format(id=post.id, status=post_status_label(post.status)))
     return 0
 
 
@@ -250,7 +250,7 @@ def cmd_list(args) -> int:
                 else when(post.scheduled_at)
             )
             print(
-                f"#{post.id} [{post_status(post.status)}] {item['target']} {shown} "
+                f"#{post.id} [{post_status_label(post.status)}] {item['target']} {shown} "
                 f"({stage_label(post.stage_goal)}): {post.text[:60]!r}"
             )
     if posts and not args.json:

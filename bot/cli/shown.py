@@ -1,12 +1,13 @@
-"""How the command line shows times and statuses to people: the brand zone's clock, the zone
-named once under a table, statuses in words; JSON gets the brand zone's offset instead of UTC."""
+"""How the command line shows times to people: the brand zone's clock, the zone named once
+under a table; JSON gets the brand zone's offset instead of UTC. Statuses are put in words by
+bot/i18n/labels.py, as on the console's pages."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
 from bot.i18n import gettext as _
-from bot.i18n import localtime, pgettext, to_local, zone_label
+from bot.i18n import localtime, to_local, zone_label
 
 
 def when(value: datetime | None) -> str:
@@ -22,37 +23,6 @@ def iso(value: datetime | None) -> str | None:
 
 def zone_note() -> str:
     return _("Times are {zone}.").format(zone=zone_label())
-
-
-def draft_status(status: str) -> str:
-    words = {
-        "pending": _("waiting for review"),
-        "approved": _("approved"),
-        "edited": _("approved with edits"),
-        "rejected": _("rejected"),
-        "sent": _("sent"),
-        "failed": _("failed"),
-        "superseded": _("replaced"),
-    }
-    return words.get(str(status), str(status))
-
-
-def incident_status(status: str) -> str:
-    words = {"open": _("open"), "acknowledged": _("acknowledged"), "resolved": _("resolved")}
-    return words.get(str(status), str(status))
-
-
-def post_status(status: str) -> str:
-    words = {
-        "planned": pgettext("post", "needs approval"),
-        "approved": pgettext("post", "approved"),
-        "sending": pgettext("post", "sending"),
-        "sent": pgettext("post", "sent"),
-        "failed": pgettext("post", "failed"),
-        "missed": pgettext("post", "missed"),
-        "cancelled": pgettext("post", "cancelled"),
-    }
-    return words.get(str(status), str(status))
 
 
 def incident_step(action: str) -> str:

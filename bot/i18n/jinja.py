@@ -47,6 +47,7 @@ def install(env: Environment) -> Environment:
         audit_action_label=labels.audit_action_label,
         via_label=labels.via_label,
         proposal_status_label=labels.proposal_status_label,
+        draft_status_label=labels.draft_status_label,
     )
     helpers = {name: _at_render(helper) for name, helper in helpers.items()}
     env.filters.update(helpers)  # {{ m.stage | stage_label }}

@@ -3,8 +3,8 @@ current language. An unknown code is shown as it is rather than hidden."""
 
 from __future__ import annotations
 
-from bot.i18n.catalog import pgettext
-from db.enums import ProposalStatus
+from bot.i18n.catalog import gettext, pgettext
+from db.enums import DraftStatus, IncidentStatus, PostRunStatus, PostStatus, ProposalStatus
 
 
 def stage_label(stage: str | None) -> str:
@@ -135,3 +135,41 @@ def proposal_status_label(status: str | None) -> str:
         ProposalStatus.DECLINED: pgettext("proposal", "Declined"),
     }
     return labels.get(status or "", (status or "").replace("_", " "))
+
+
+def draft_status_label(status: str | None) -> str:
+    """Where a reply draft stands, for the console and the command line."""
+    labels: dict[str, str] = {
+        DraftStatus.PENDING: gettext("waiting for review"),
+        DraftStatus.APPROVED: gettext("approved"),
+        DraftStatus.EDITED: gettext("approved with edits"),
+        DraftStatus.REJECTED: gettext("rejected"),
+        DraftStatus.SENT: gettext("sent"),
+        DraftStatus.FAILED: gettext("failed"),
+        DraftStatus.SUPERSEDED: gettext("replaced"),
+        DraftStatus.WITHDRAWN: pgettext("draft", "withdrawn"),
+    }
+    return labels.get(status or "", status or "")
+
+
+def incident_status_label(status: str | None) -> str:
+    labels: dict[str, str] = {
+        IncidentStatus.OPEN: pgettext("status", "open"),
+        IncidentStatus.ACKNOWLEDGED: pgettext("status", "acknowledged"),
+        IncidentStatus.RESOLVED: pgettext("status", "resolved"),
+    }
+    return labels.get(status or "", status or "")
+
+
+def post_status_label(status: str | None) -> str:
+    """A post's status, or one run's (sending)."""
+    labels: dict[str, str] = {
+        PostStatus.PLANNED: pgettext("post", "needs approval"),
+        PostStatus.APPROVED: pgettext("post", "approved"),
+        PostRunStatus.SENDING: pgettext("post", "sending"),
+        PostStatus.SENT: pgettext("post", "sent"),
+        PostStatus.FAILED: pgettext("post", "failed"),
+        PostStatus.MISSED: pgettext("post", "missed"),
+        PostStatus.CANCELLED: pgettext("post", "cancelled"),
+    }
+    return labels.get(status or "", status or "")

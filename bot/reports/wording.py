@@ -5,7 +5,15 @@ decisions, statuses, incident timeline steps)."""
 from __future__ import annotations
 
 from bot.i18n import gettext as _
-from bot.i18n import pgettext, stage_label, subtype_label, type_label
+from bot.i18n import (
+    incident_status_label,
+    pgettext,
+    post_status_label,
+    stage_label,
+    subtype_label,
+    type_label,
+)
+from db.enums import IncidentStatus
 
 
 def pct(value: float | None) -> str:
@@ -47,23 +55,17 @@ def decision_label(decision: str) -> str:
 
 
 def status_label(status: str | None) -> str:
-    """Incident, proposal and post statuses."""
-    labels = {
-        "open": pgettext("status", "open"),
-        "acknowledged": pgettext("status", "acknowledged"),
-        "resolved": pgettext("status", "resolved"),
+    """Incident, proposal and post statuses (a proposal's "open" reads as an incident's)."""
+    proposals = {
         "under_review": pgettext("status", "under review"),
         "adopted": pgettext("status", "adopted"),
         "declined": pgettext("status", "declined"),
-        "planned": pgettext("post", "needs approval"),
-        "approved": pgettext("post", "approved"),
-        "sending": pgettext("post", "sending"),
-        "sent": pgettext("post", "sent"),
-        "failed": pgettext("post", "failed"),
-        "missed": pgettext("post", "missed"),
-        "cancelled": pgettext("post", "cancelled"),
     }
-    return labels.get(status or "", status or "")
+    if status in proposals:
+        return proposals[status]
+    if status in {s.value for s in IncidentStatus}:
+        return incident_status_label(status)
+    return post_status_label(status)
 
 
 def timeline_step(event: dict) -> str:

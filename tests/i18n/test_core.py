@@ -10,6 +10,7 @@ from bot import i18n
 from bot.i18n import catalog
 from bot.i18n.extract import extract, missing
 from bot.i18n.locale import parse_accept_language
+from db.enums import DraftStatus, IncidentStatus, PostRunStatus, PostStatus
 
 MOMENT = datetime(2026, 12, 6, 13, 8, 47, tzinfo=UTC)  # 21:08 in Taipei
 
@@ -121,3 +122,27 @@ def test_every_text_used_in_code_and_templates_has_a_chinese_translation():
     template = extract()
     assert len(template) > 20  # the extraction sees the templates and the code
     assert missing("zh_Hant_TW", template) == []
+
+
+def test_every_draft_incident_and_post_status_has_words_in_both_languages():
+    """One table per kind of status (bot/i18n/labels.py) serves the console, the command line
+    and the report; none shows its stored code."""
+    tables = [
+        (i18n.draft_status_label, DraftStatus),
+        (i18n.incident_status_label, IncidentStatus),
+        (i18n.post_status_label, PostStatus),
+        (i18n.post_status_label, PostRunStatus),
+    ]
+    for locale in ("zh_Hant_TW", "en"):
+        with i18n.use_locale(locale):
+            for label, statuses in tables:
+                for status in statuses:
+                    words = label(status)
+                    assert words, status
+                    if locale == "zh_Hant_TW":
+                        assert not any("a" <= c.lower() <= "z" for c in words), (status, words)
+    with i18n.use_locale("zh_Hant_TW"):
+        assert i18n.draft_status_label(DraftStatus.WITHDRAWN) == "已撤回"
+    with i18n.use_locale("en"):
+        assert i18n.draft_status_label("superseded") == "replaced"
+        assert i18n.post_status_label("planned") == "needs approval"
