@@ -87,9 +87,17 @@ def test_drafts_list_approve_and_reject_from_the_shell(cli_env, monkeypatch, cap
 
 
 def test_deciding_needs_a_named_user(cli_env, monkeypatch, capsys):
+    """Drafts, incidents and posts ask for the acting user the same way (bot.cli.acting_user)."""
     monkeypatch.delenv("REPLYLINE_USER", raising=False)
-    assert main(["drafts", "approve", "1"]) == 2
-    assert "--as" in capsys.readouterr().err
+    for command in (
+        ["drafts", "approve", "1"],
+        ["incidents", "ack", "1"],
+        ["posts", "approve", "1"],
+    ):
+        assert main(["--lang", "en", *command]) == 2
+        assert "Say who acts: --as USERNAME" in capsys.readouterr().err
+    assert main(["--lang", "en", "posts", "approve", "1", "--as", "nobody"]) == 2
+    assert "No active console user is named nobody." in capsys.readouterr().err
 
 
 def test_the_shell_speaks_the_brands_language_unless_told_otherwise(cli_env, monkeypatch, capsys):

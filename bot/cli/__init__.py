@@ -32,6 +32,22 @@ class CommandError(Exception):
     is a refusal of the domain, bot/errors.py, in its English text)."""
 
 
+def acting_user(session, name: str | None):
+    """The active console user `--as` (or REPLYLINE_USER) names: whom a step from the command
+    line is recorded as."""
+    from sqlmodel import select
+
+    from bot.i18n import gettext as _
+    from db.models import User
+
+    if not name:
+        raise CommandError(_("Say who acts: --as USERNAME (or set REPLYLINE_USER)."))
+    user = session.exec(select(User).where(User.username == name)).first()
+    if user is None or not user.active:
+        raise CommandError(_("No active console user is named {name}.").format(name=name))
+    return user
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="replyline", description="Self-hosted community-response assistant."

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 
-from bot.cli import CommandError
+from bot.cli import acting_user
 from bot.cli.shown import incident_step, iso, when, zone_note
 from bot.config import get_settings
 from bot.crisis.wording import incident_title
@@ -151,19 +151,10 @@ def cmd_show(args) -> int:
 
 
 def _step(args, fn, **kwargs):
-    from sqlmodel import select
-
     from db.engine import session_scope
-    from db.models import User
 
-    if not args.as_user:
-        raise CommandError(_("Say who takes this step: --as USERNAME (or set REPLYLINE_USER)."))
     with session_scope(_engine()) as session:
-        user = session.exec(select(User).where(User.username == args.as_user)).first()
-        if user is None or not user.active:
-            raise CommandError(
-                _("No active console user is named {name}.").format(name=args.as_user)
-            )
+        user = acting_user(session, args.as_user)
         return fn(session, args.id, user, via="cli", **kwargs)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from bot.cli import CommandError
+from bot.cli import acting_user
 from bot.config import get_settings
 from bot.i18n import draft_status_label, type_label
 from bot.i18n import gettext as _
@@ -115,20 +115,10 @@ def _said(draft) -> None:
 
 
 def _as_user(args, act) -> int:
-    from sqlmodel import select
-
     from db.engine import session_scope
-    from db.models import User
 
-    if not args.as_user:
-        raise CommandError(_("Say who decides: --as USERNAME (or set REPLYLINE_USER)."))
     with session_scope(_engine()) as session:
-        user = session.exec(select(User).where(User.username == args.as_user)).first()
-        if user is None or not user.active:
-            raise CommandError(
-                _("No active console user is named {name}.").format(name=args.as_user)
-            )
-        act(session, user)
+        act(session, acting_user(session, args.as_user))
     return 0
 
 

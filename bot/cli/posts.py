@@ -8,7 +8,7 @@ import json
 import sys
 from pathlib import Path
 
-from bot.cli import CommandError
+from bot.cli import CommandError, acting_user
 from bot.cli.shown import iso, when, zone_note
 from bot.config import get_settings
 from bot.i18n import gettext as _
@@ -82,26 +82,16 @@ def _as_user(parser) -> None:
 def _run(args, action):
     """Run `action(session, user, settings)` as the --as user in one transaction, then bring
     the post's scheduler job in line with its new status."""
-    from sqlmodel import select
-
     from bot.calendar.publish import grace_of, sync_job
     from bot.scheduler import job_table
     from db.engine import make_engine, session_scope
     from db.migrate import upgrade
-    from db.models import User
 
-    if not args.as_user:
-        raise CommandError(_("Say who acts: --as USERNAME (or set REPLYLINE_USER)."))
     settings = get_settings()
     if settings.database.is_sqlite:
         upgrade(settings.database.url)
     with session_scope(make_engine(settings.database.url)) as session:
-        user = session.exec(select(User).where(User.username == args.as_user)).first()
-        if user is None or not user.active:
-            raise CommandError(
-                _("No active console user is named {name}.").format(name=args.as_user)
-            )
-        post = action(session, user, settings)
+        post = action(session, acting_user(session, args.as_user), settings)
 
     async def sync() -> None:
         async with job_table(settings.database.url) as table:
