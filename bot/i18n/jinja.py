@@ -40,6 +40,7 @@ def install(env: Environment) -> Environment:
         stage_help=labels.stage_help,
         type_label=labels.type_label,
         subtype_label=labels.subtype_label,
+        draft_source_label=labels.draft_source_label,
         language_label=labels.language_label,
         role_label=labels.role_label,
         channel_label=labels.channel_label,

@@ -45,6 +45,20 @@ def subtype_label(subtype: str | None) -> str:
     return labels.get(subtype or "", subtype or "")
 
 
+def draft_source_label(playbook: str | None) -> str:
+    """Where a draft came from ("complaint/angry", a playbook key) in words: the commenter type
+    and the complaint's kind; a crisis statement and the empty write-your-own slot by name."""
+    kind, _, variant = (playbook or "").partition("/")
+    if kind == "crisis":
+        return pgettext("draft source", "Crisis statement")
+    if kind == "manual":
+        return pgettext("draft source", "Write your own")
+    if type_label(kind) == kind:
+        return playbook or ""
+    detail = subtype_label(variant)
+    return type_label(kind) if detail == variant else f"{type_label(kind)} · {detail}"
+
+
 def language_label(language: str | None) -> str:
     labels = {
         "zh-Hant": pgettext("language", "Traditional Chinese"),

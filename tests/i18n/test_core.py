@@ -72,6 +72,20 @@ def test_stage_and_type_names_are_plain_words_in_both_languages():
     assert i18n.stage_label("something new") == "something new"  # shown rather than hidden
 
 
+def test_a_drafts_playbook_key_is_shown_in_words():
+    """The queue names where a draft came from in the reader's language, not as the playbook
+    key ("complaint/angry") a Chinese-reading team would have to decode."""
+    from bot.i18n.labels import draft_source_label as label
+
+    with i18n.use_locale("zh_Hant_TW"):
+        assert [label(k) for k in ("complaint/angry", "question/answer", "crisis/safety",
+                                   "manual/write")] == ["客訴 · 生氣", "提問", "危機暫時回應聲明",
+                                                        "自己寫回覆"]  # fmt: skip
+    with i18n.use_locale("en"):
+        assert label("complaint/angry") == "Complaint · Angry"
+    assert label("brand/own") == "brand/own"  # a brand's own playbook: shown as it is
+
+
 def test_times_are_in_the_brand_zone_on_a_24_hour_clock():
     with i18n.use_locale("zh_Hant_TW"):
         assert i18n.clock(MOMENT) == "21:08"
