@@ -3,9 +3,10 @@ and crisis rules (they were read from review decisions and repeated in the queue
 
 from __future__ import annotations
 
+from db.enums import Role
 from db.models import User
 
-ROLE_RANK = {"agent": 1, "supervisor": 2, "admin": 3}
+ROLE_RANK: dict[str, int] = {role: role.rank for role in Role}
 
 
 def rank(role: str | None) -> int:

@@ -18,14 +18,14 @@ from bot.auth.roles import has_role
 from bot.calendar.repeat import Repeat
 from bot.errors import Conflict, Forbidden, Invalid, NotFound
 from bot.i18n.catalog import N_
-from db.enums import PostStatus
+from db.enums import PostStatus, Role
 from db.models import AuditLog, Post, PostRun, User
 from db.types import utcnow
 from nlp.types import STAGES
 
 MAX_TEXT = 4000  # LINE's text message limit is 5000, a Telegram caption 1024 (adapters split)
 MIN_INTERVAL = timedelta(hours=1)  # anti-spam: a recurring post goes out at most hourly
-OPEN = ("planned", "approved")
+OPEN = (PostStatus.PLANNED, PostStatus.APPROVED)
 # Where a post can go: the channel and the audience address Channel.publish understands.
 TARGETS = {
     "telegram": re.compile(r"^(@[A-Za-z][A-Za-z0-9_]{3,31}|-?\d{1,20})$"),
@@ -108,7 +108,7 @@ def repeat_rule(user: User, every: Repeat | None = None, cron: str | None = None
     """The cron rule a post repeats by: the one a repeat in words writes, or one typed in cron
     syntax, which only admins may write (everyone else picks a repeat in words)."""
     cron = (cron or "").strip()
-    if cron and not has_role(user, "admin"):
+    if cron and not has_role(user, Role.ADMIN):
         raise Forbidden(
             N_(
                 "only an admin can type a repeat as a cron rule; "
@@ -227,10 +227,10 @@ def approve_post(
     """Supervisors approve planned posts; a one-off post whose time (and grace) has passed
     cannot be approved any more."""
     now = now or utcnow()
-    if not has_role(user, "supervisor"):
+    if not has_role(user, Role.SUPERVISOR):
         raise Forbidden(N_("only a supervisor can approve posts"))
     post = _get(session, post_id)
-    if post.status != "planned":
+    if post.status != PostStatus.PLANNED:
         raise Conflict(N_("post {post} is {status}, not waiting for approval"), post=post_id,
                        status=post.status)  # fmt: skip
     if not post.cron and post.scheduled_at + grace < now:
@@ -251,8 +251,8 @@ def cancel_post(
     post = _get(session, post_id)
     if post.status not in OPEN:
         raise Conflict(N_("post {post} is already {status}"), post=post_id, status=post.status)
-    own_plan = post.created_by_id == user.id and post.status == "planned"
-    if not (own_plan or has_role(user, "supervisor")):
+    own_plan = post.created_by_id == user.id and post.status == PostStatus.PLANNED
+    if not (own_plan or has_role(user, Role.SUPERVISOR)):
         raise Forbidden(N_("only a supervisor can cancel this post"))
     post.status, post.cancelled_by_id, post.cancelled_at = PostStatus.CANCELLED, user.id, utcnow()
     session.add(post)

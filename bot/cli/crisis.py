@@ -13,6 +13,7 @@ from bot.config import get_settings
 from bot.crisis.wording import incident_title
 from bot.i18n import channel_label, incident_status_label, type_label, via_label
 from bot.i18n import gettext as _
+from db.enums import IncidentStatus
 
 
 def register(subparsers) -> None:
@@ -20,7 +21,7 @@ def register(subparsers) -> None:
     sub = incidents.add_subparsers(dest="incidents_command", required=True)
 
     ls = sub.add_parser("list", help="list incidents, newest first")
-    ls.add_argument("--status", choices=("open", "acknowledged", "resolved", "active"))
+    ls.add_argument("--status", choices=(*IncidentStatus, "active"))
     ls.add_argument("--json", action="store_true", help="print JSON lines")
     ls.add_argument("--limit", type=int, default=50)
     ls.set_defaults(func=cmd_list)

@@ -9,6 +9,7 @@ from bot.cli import CommandError, _language
 from bot.config import get_settings
 from bot.i18n import gettext as _
 from bot.i18n import role_label
+from db.enums import Role
 
 
 def register(subparsers) -> None:
@@ -16,7 +17,7 @@ def register(subparsers) -> None:
     sub = user.add_subparsers(dest="user_command", required=True)
     add = sub.add_parser("add", help="create a console user (password prompted or from stdin)")
     add.add_argument("name")
-    add.add_argument("--role", choices=("agent", "supervisor", "admin"), default="agent")
+    add.add_argument("--role", choices=list(Role), default=Role.AGENT)
     add.add_argument("--telegram-id", help="Telegram user id, to review from Telegram")
     add.add_argument("--line-id", help="LINE user id")
     add.add_argument(

@@ -34,6 +34,7 @@ from bot.crisis.signals import Observation, Signal, is_negative
 from bot.pipeline.drafting import next_ranks, redraft
 from bot.scheduler import Leadership, PostgresLeadership
 from db.engine import session_scope
+from db.enums import DraftStatus, MessageState
 from db.models import Contact, Conversation, CrisisFeed, Draft, Incident, Message
 from db.types import utcnow
 from handlers.base import Channel
@@ -413,7 +414,9 @@ class CrisisMonitor:
         if not message_ids or not self.redrafts:
             return
         pending = session.exec(
-            select(Draft).where(Draft.message_id.in_(message_ids), Draft.status == "pending")
+            select(Draft).where(
+                Draft.message_id.in_(message_ids), Draft.status == DraftStatus.PENDING
+            )
         ).all()
         by_message: dict[int, list[Draft]] = {}
         for draft in pending:
@@ -442,7 +445,7 @@ class CrisisMonitor:
         for message in messages:
             drafts = by_message[message.id]
             for draft in drafts:
-                draft.status, draft.decided_at = "superseded", now
+                draft.status, draft.decided_at = DraftStatus.SUPERSEDED, now
                 draft.reason = f"replaced by the crisis playbook (incident #{incident.id})"
                 session.add(draft)
             result = stored_classification(message)
@@ -476,7 +479,7 @@ class CrisisMonitor:
             .where(
                 Message.direction == "in",
                 Message.kind == "message",
-                Message.state == "processed",
+                Message.state == MessageState.PROCESSED,
                 Message.sent_at >= now - weeks,
             )
             .order_by(Message.sent_at, Message.id)

@@ -22,7 +22,7 @@ from bot.review.decisions import CRISIS_PRIORITY, is_crisis
 from bot.review.notices import add_notice
 from bot.review.queue import stamp_due
 from bot.review.team_replies import answered_before, rank_in
-from db.enums import DraftStatus
+from db.enums import DraftStatus, Role, TicketStatus
 from db.models import (
     AfterHoursAck,
     AuditLog,
@@ -233,8 +233,8 @@ def _store(session, message, candidates: list[DraftCandidate], flags: list[str],
             original_text=c.text,
             playbook=c.playbook,
             policy={**c.policy, "flags": flags} if flags else c.policy,
-            required_role="supervisor"
-            if "crisis" in flags and c.required_role == "agent"
+            required_role=Role.SUPERVISOR
+            if "crisis" in flags and c.required_role == Role.AGENT
             else c.required_role,
             idempotency_key=uuid.uuid4().hex,
         )
@@ -250,7 +250,9 @@ def _ticket(session, playbooks: Playbooks, message: Message, result) -> Ticket:
     """The conversation's open ticket, or a new one: one follow-up per open problem."""
     ticket = session.exec(
         select(Ticket)
-        .where(Ticket.conversation_id == message.conversation_id, Ticket.status == "open")
+        .where(
+            Ticket.conversation_id == message.conversation_id, Ticket.status == TicketStatus.OPEN
+        )
         .order_by(Ticket.id.desc())
     ).first()
     if ticket is None:
@@ -322,7 +324,7 @@ def _acknowledge(session, message: Message, text: str, playbook: str, rank: int)
         original_text=text,
         playbook=playbook,
         policy={"acknowledgement": True},
-        status="approved",
+        status=DraftStatus.APPROVED,
         auto=True,
         decided_at=now,
         approved_at=now,
@@ -352,10 +354,10 @@ def _hand_off(drafting: Drafting, session, message: Message, ctx: DraftContext, 
         .where(
             Draft.conversation_id == message.conversation_id,
             Draft.auto.is_(True),
-            Draft.status == "approved",
+            Draft.status == DraftStatus.APPROVED,
             Draft.sent_at.is_(None),
         )
-        .values(status="superseded", reason="the customer asked for a person")
+        .values(status=DraftStatus.SUPERSEDED, reason="the customer asked for a person")
     )
     add_notice(session, "handoff", message)
     if not drafting.acknowledge:

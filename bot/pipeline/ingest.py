@@ -28,6 +28,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel
 
+from db.enums import MessageState
 from db.models import Contact, Conversation, Message
 from db.types import utcnow
 from handlers.base import InboundEvent
@@ -283,9 +284,9 @@ def _store(connection: Connection, events: list[InboundEvent]) -> list[Stored]:
             "reply_token": event.reply_token,
             "sent_at": event.sent_at,
             "received_at": now,
-            "state": "received"
+            "state": MessageState.RECEIVED
             if event.kind in NEEDS_PROCESSING and event.answerable
-            else "ignored",
+            else MessageState.IGNORED,
         }
         for event in fresh
     ]

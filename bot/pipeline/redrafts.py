@@ -15,6 +15,7 @@ from sqlmodel import Session, select
 
 from bot.pipeline.drafting import Drafting, draft_message, next_ranks
 from db.engine import session_scope
+from db.enums import MessageState
 from db.models import Contact, Message, Redraft, User
 from nlp.types import Classification
 
@@ -65,7 +66,7 @@ def _redraft(engine: Engine, drafting: Drafting, row: Redraft, vector, model: st
         if taken.rowcount != 1:  # another worker took it, or a newer correction replaced it
             return 0
         message = session.get(Message, row.message_id, with_for_update=True)
-        if message is None or message.state != "processed":
+        if message is None or message.state != MessageState.PROCESSED:
             return 0
         user = session.get(User, row.user_id) if row.user_id else None
         result = corrected(message, user.username if user else "a reviewer", vector, model)

@@ -19,10 +19,14 @@ from nlp.types import Classification
 from playbooks.engine import DraftContext, Playbooks
 
 NEXT = {
-    "open": ("under_review", "adopted", "declined"),
-    "under_review": ("adopted", "declined"),
-    "adopted": (),
-    "declined": (),
+    ProposalStatus.OPEN: (
+        ProposalStatus.UNDER_REVIEW,
+        ProposalStatus.ADOPTED,
+        ProposalStatus.DECLINED,
+    ),
+    ProposalStatus.UNDER_REVIEW: (ProposalStatus.ADOPTED, ProposalStatus.DECLINED),
+    ProposalStatus.ADOPTED: (),
+    ProposalStatus.DECLINED: (),
 }
 
 

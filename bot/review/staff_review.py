@@ -55,12 +55,12 @@ REJECTED_IN_CHAT = N_("rejected in the Telegram staff chat")  # stored as the re
 # what a superseded candidate's card reports instead: the sibling that was chosen
 DECIDED = (DraftStatus.APPROVED, DraftStatus.EDITED, DraftStatus.SENT, DraftStatus.FAILED)
 OUTCOMES = {
-    "approved": N_("✅ Approved by {who}"),
-    "edited": N_("✏️ Edited and approved by {who}"),
-    "sent": N_("✅ Sent (decided by {who})"),
-    "failed": N_("⚠️ Approved by {who} but could not be sent: {error}"),
-    "rejected": N_("❌ Rejected by {who}: {reason}"),
-    "superseded": N_("✅ Another reply was chosen by {who}"),
+    DraftStatus.APPROVED: N_("✅ Approved by {who}"),
+    DraftStatus.EDITED: N_("✏️ Edited and approved by {who}"),
+    DraftStatus.SENT: N_("✅ Sent (decided by {who})"),
+    DraftStatus.FAILED: N_("⚠️ Approved by {who} but could not be sent: {error}"),
+    DraftStatus.REJECTED: N_("❌ Rejected by {who}: {reason}"),
+    DraftStatus.SUPERSEDED: N_("✅ Another reply was chosen by {who}"),
 }
 
 

@@ -37,6 +37,7 @@ from bot.web.routes import crisis as crisis_routes
 from bot.web.routes import metrics as metrics_routes
 from bot.web.security import Sessions, shared_secret
 from bot.web.visitors import RateLimit, Visitors
+from db.enums import Role
 from db.models import User
 from handlers.redact import add_secrets
 
@@ -143,7 +144,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         return RedirectResponse("/console/password", status_code=303)
 
     @app.get("/openapi.json", include_in_schema=False)
-    def openapi(_admin: Annotated[User, require_role("admin")]) -> JSONResponse:
+    def openapi(_admin: Annotated[User, require_role(Role.ADMIN)]) -> JSONResponse:
         return JSONResponse(app.openapi())
 
     @app.get("/", include_in_schema=False)

@@ -13,6 +13,7 @@ from bot.config import Settings
 from bot.i18n import choose, gettext, role_label
 from bot.services import Services
 from bot.web.security import SESSION_COOKIE, Sessions
+from db.enums import Role
 from db.models import User
 
 
@@ -65,7 +66,7 @@ def logged_in_user(
     user = sessions.user_of(session, login)
     if user is None or not user.active:
         raise LoginRequired()
-    if not has_role(user, "agent"):  # an unknown role opens nothing
+    if not has_role(user, Role.AGENT):  # an unknown role opens nothing
         raise HTTPException(403, gettext("your account has no console role"))
     choose(user.locale)  # the user's own language setting beats the browser's
     return user

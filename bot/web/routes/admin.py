@@ -23,11 +23,12 @@ from bot.web.deps import CurrentLogin, ServicesDep, SessionDep, SessionsDep, req
 from bot.web.routes.console import done, page
 from bot.web.security import Sessions, hash_password
 from db.engine import session_scope
+from db.enums import Role
 from db.models import User
 from playbooks.yamlfile import PlaybookError
 
 router = APIRouter(prefix="/console")
-Admin = Annotated[User, require_role("admin")]
+Admin = Annotated[User, require_role(Role.ADMIN)]
 ROLES = ", ".join(ROLE_RANK)
 # What the users page says on the row of the user a form changed (?done=...&user=id).
 DONE = {
@@ -112,7 +113,7 @@ async def change_user(
         raise HTTPException(422, gettext("role must be one of %(roles)s") % {"roles": ROLES})
     if password and len(password) < 8:
         raise HTTPException(422, gettext("a password needs at least 8 characters"))
-    if user_id == user.id and (active == "no" or (role and role != "admin")):
+    if user_id == user.id and (active == "no" or (role and role != Role.ADMIN)):
         raise HTTPException(409, gettext("you cannot demote or deactivate yourself"))
     hashed = await run_in_threadpool(hash_password, password) if password else None
 

@@ -22,6 +22,7 @@ from bot.web.deps import CurrentLogin, CurrentUser, ServicesDep, SessionDep, Ses
 from bot.web.errors import http_status
 from bot.web.routes.console import render
 from db.engine import session_scope
+from db.enums import PostStatus, Role
 from nlp.types import STAGES
 
 router = APIRouter()
@@ -29,8 +30,8 @@ VIEWS = ("week", "month")
 # What the page says beside a post just added, approved or cancelled (?post=ID&done=...).
 DONE = {
     "added": lambda: i18n.gettext("Added. A supervisor approves it before it goes out."),
-    "approved": lambda: i18n.gettext("Approved: it goes out at its time."),
-    "cancelled": lambda: i18n.gettext("Cancelled: it will not go out."),
+    PostStatus.APPROVED: lambda: i18n.gettext("Approved: it goes out at its time."),
+    PostStatus.CANCELLED: lambda: i18n.gettext("Cancelled: it will not go out."),
 }
 
 
@@ -94,8 +95,8 @@ def _calendar_context(session, services, user, login, sessions, view, day, **ext
         "prev": _shift(view, day, -1),
         "next": _shift(view, day, 1),
         "stages": STAGES,
-        "can_approve": has_role(user, "supervisor"),
-        "can_write_cron": has_role(user, "admin"),
+        "can_approve": has_role(user, Role.SUPERVISOR),
+        "can_write_cron": has_role(user, Role.ADMIN),
         "repeat_words": describe,
         **_names(first, last, view, day),
         "last_month_day": LAST_MONTH_DAY,
@@ -240,7 +241,9 @@ async def approve_post(
     user: CurrentUser,
 ) -> Response:
     grace = grace_of(services.settings)
-    to = await _decide(services, posts.approve_post, post_id, user, "approved", grace=grace)
+    to = await _decide(
+        services, posts.approve_post, post_id, user, PostStatus.APPROVED, grace=grace
+    )
     return RedirectResponse(to, status_code=303)
 
 
@@ -251,7 +254,9 @@ async def cancel_post(
     user: CurrentUser,
     reason: Annotated[str, Form()] = "",
 ) -> Response:
-    to = await _decide(services, posts.cancel_post, post_id, user, "cancelled", reason=reason)
+    to = await _decide(
+        services, posts.cancel_post, post_id, user, PostStatus.CANCELLED, reason=reason
+    )
     return RedirectResponse(to, status_code=303)
 
 

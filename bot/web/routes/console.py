@@ -474,7 +474,9 @@ def delivery(draft_id: int, session: SessionDep, user: CurrentUser) -> JSONRespo
     draft = session.get(Draft, draft_id)
     if draft is None:
         raise HTTPException(404, "no such reply")
-    retrying = draft.status in ("approved", "edited") and draft.send_attempts > 0
+    retrying = (
+        draft.status in (DraftStatus.APPROVED, DraftStatus.EDITED) and draft.send_attempts > 0
+    )
     return JSONResponse({"status": draft.status, "retrying": retrying})
 
 

@@ -13,11 +13,13 @@ from sqlalchemy import func
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from bot.auth.roles import has_role
 from bot.crisis import alerts, incidents
 from bot.review.contact_names import contacts_by_id
 from bot.web.deps import CurrentLogin, CurrentUser, ServicesDep, SessionDep, SessionsDep
 from bot.web.routes.console import render
 from db.engine import session_scope
+from db.enums import IncidentStatus, Role
 from db.models import Draft, Incident, IncidentAlert, IncidentMessage
 
 router = APIRouter(prefix="/console/incidents")
@@ -27,7 +29,7 @@ def banner_incidents(engine: Engine) -> list[Incident]:
     """Active incidents, worst first: what the banner on every console page shows."""
     with Session(engine) as session:
         found = incidents.active(session)
-    return sorted(found, key=lambda i: (i.status != "open", -i.severity, i.id))
+    return sorted(found, key=lambda i: (i.status != IncidentStatus.OPEN, -i.severity, i.id))
 
 
 @router.get("", response_class=HTMLResponse)
@@ -100,7 +102,7 @@ def detail_page(
         drafts=by_message,
         notes=incidents.notes_of(session, incident_id),
         alerts_sent=sent,
-        can_act=user.role in ("supervisor", "admin"),
+        can_act=has_role(user, Role.SUPERVISOR),
     )
 
 
