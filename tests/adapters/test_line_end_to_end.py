@@ -32,13 +32,13 @@ def drafted(live, count=1):
             len(rows(live.services.engine, Draft, Draft.rank == 0)) >= count
             and top_draft(live.services.engine)
         ),
-        timeout=60,  # the first draft of a run loads the encoder
+        timeout=60,
         what="a draft",
     )
 
 
 def test_a_signed_message_is_drafted_approved_and_answered_by_reply_token(live_factory, line_api):
-    live = live_factory().up_a_while()  # the token's time goes to drafting and approving
+    live = live_factory()
     line_api.profiles[ALICE] = "王小明"
     response = post(live, lw.text_event("question: 請問營業時間？", ALICE, api=line_api))
     assert response.status_code == 200 and response.json()["stored"] == 1
