@@ -6,12 +6,10 @@ Each message is written in its reader's language: the console user linked to tha
 
 from __future__ import annotations
 
-from sqlmodel import Session, select
+from sqlmodel import Session
 
-from db.models import User
+from bot.auth.linked import linked_user
 from handlers.base import Action, Channel, SendResult
-
-LINKED = {"telegram": User.telegram_user_id, "line": User.line_user_id}
 
 
 def parse_recipient(recipient: str) -> tuple[str, str]:
@@ -25,10 +23,7 @@ def reader_locale(session: Session, recipient: str) -> str | None:
     """The language the person behind a chat id chose in the console; None (the brand's
     language) for a group or a chat no active console user is linked to."""
     channel, _, chat_id = recipient.partition(":")
-    column = LINKED.get(channel)
-    if column is None or not chat_id:
-        return None
-    user = session.exec(select(User).where(column == chat_id, User.active)).first()
+    user = linked_user(session, channel, chat_id)
     return user.locale if user else None
 
 

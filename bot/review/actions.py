@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from sqlmodel import Session, select
+from sqlmodel import Session
 
+from bot.auth.linked import linked_user
 from bot.i18n import use_locale
 from db.models import User
 
@@ -41,11 +42,7 @@ def encode(prefix: str, payload: str) -> str:
 
 def staff_user(session: Session, press: Press) -> User | None:
     """The console user linked to the platform account that pressed, if any."""
-    column = {"telegram": User.telegram_user_id, "line": User.line_user_id}.get(press.channel)
-    if column is None:
-        return None
-    user = session.exec(select(User).where(column == press.platform_user_id)).first()
-    return user if user and user.active else None
+    return linked_user(session, press.channel, press.platform_user_id)
 
 
 def dispatch(session: Session, press: Press, handlers: Mapping[str, Handler]) -> str | None:

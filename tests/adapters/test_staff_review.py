@@ -159,6 +159,24 @@ def test_people_not_linked_to_a_console_user_are_refused_politely(services):
     assert top(services).status == "pending"
 
 
+def test_a_deactivated_user_is_neither_staff_nor_a_reader_in_their_chat(services):
+    """One lookup (bot/auth/linked.py) answers who pressed and whose language a push uses."""
+    from bot.delivery.notify import reader_locale
+
+    pending_message(services)
+    user = add_staff(services, locale="en")
+    with session_scope(services.engine) as session:
+        assert reader_locale(session, "telegram:555") == "en"
+        row = session.get(User, user.id)
+        row.active = False
+        session.add(row)
+    with Session(services.engine) as session:
+        assert reader_locale(session, "telegram:555") is None
+        assert reader_locale(session, "line:555") is None
+    assert press(services, f"draft:a:{top(services).id}").startswith("抱歉")
+    assert top(services).status == "pending"
+
+
 def test_a_draft_that_needs_a_supervisor_cannot_be_approved_by_an_agent(services):
     add_staff(services)
     pending_message(services)
