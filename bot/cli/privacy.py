@@ -10,6 +10,7 @@ from pathlib import Path
 from bot.cli import CommandError
 from bot.config import get_settings
 from bot.i18n import gettext as _
+from db.enums import Role
 
 
 def register(subparsers) -> None:
@@ -57,7 +58,7 @@ def _admin(engine, name: str | None):
         raise CommandError(_("Say who does this: --as USERNAME (or set REPLYLINE_USER)."))
     with Session(engine) as session:
         user = session.exec(select(User).where(User.username == name)).first()
-    if user is None or not user.active or not has_role(user, "admin"):
+    if user is None or not user.active or not has_role(user, Role.ADMIN):
         raise CommandError(_("No active admin is named {name}.").format(name=name))
     return user
 

@@ -32,7 +32,7 @@ class HoldingStatements:
     ):
         self.templates = templates
         self.direct = direct or {}  # one-to-one chats: no "message us privately" there
-        self.policy = {**policy, "required_role": "supervisor", "auto_send": False}
+        self.policy = {**policy, "required_role": Role.SUPERVISOR, "auto_send": False}
 
     @classmethod
     def load(cls, override: Path | None = None) -> HoldingStatements:

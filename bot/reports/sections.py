@@ -34,6 +34,7 @@ from collections import Counter, defaultdict
 from datetime import date, datetime, timedelta
 
 from bot.reports.collect import Data
+from db.enums import DraftStatus, PostRunStatus
 from nlp.types import STAGES
 
 POSITIVE, NEGATIVE = 0.25, -0.25
@@ -44,6 +45,8 @@ DECISION_NAMES = {
     "reject": "rejected",
     "auto_approve": "sent_automatically",
 }
+# a candidate people chose, whether or not it went out
+CHOSEN = (DraftStatus.APPROVED, DraftStatus.EDITED, DraftStatus.SENT, DraftStatus.FAILED)
 
 
 def ratio(part: float, whole: float) -> float | None:
@@ -210,7 +213,7 @@ def draft_quality(data: Data) -> dict:
             by_message[row.message_id].append(row)
     groups: dict[tuple[str, str], list[tuple[bool, int, float]]] = defaultdict(list)
     for rows in by_message.values():
-        chosen = [r for r in rows if r.status in ("approved", "edited", "sent", "failed")]
+        chosen = [r for r in rows if r.status in CHOSEN]
         drafted = [r for r in rows if not r.playbook.startswith("manual")]
         if not chosen or not drafted:
             continue
@@ -441,7 +444,7 @@ def _engagement_index(
 
 
 def posts(data: Data, window: timedelta) -> dict:
-    sent = [r for r in data.runs if r.status == "sent" and r.finished_at]
+    sent = [r for r in data.runs if r.status == PostRunStatus.SENT and r.finished_at]
     by_conversation, by_channel = _engagement_index(data, sent)
     next_on_target: dict[int, datetime] = {}
     by_target = defaultdict(list)
@@ -508,7 +511,7 @@ def posts(data: Data, window: timedelta) -> dict:
                 "error": r.error,
             }
             for r in data.runs
-            if r.status in ("failed", "missed")
+            if r.status in (PostRunStatus.FAILED, PostRunStatus.MISSED)
         ],
     }
 
