@@ -71,3 +71,12 @@ def test_programs_keep_their_json_errors(app):
     stale = browser(app, ENGLISH, "mei").post("/console/messages/1/dismiss", data={"csrf": "stale"})
     assert stale.status_code == 403
     assert stale.json() == {"error": "the form expired; reload the page and try again"}
+
+
+def test_a_missing_incident_and_an_unknown_language_are_refused_in_the_readers_words(app):
+    client = browser(app, {**CHINESE, **HTML}, "mei")
+    missing = client.get("/console/incidents/999")
+    assert missing.status_code == 404 and "事件 999 不存在" in missing.text
+    queue = client.get("/console")
+    refused = client.post("/console/language", data={"csrf": csrf_of(queue.text), "locale": "xx"})
+    assert refused.status_code == 422 and "不支援的語言" in refused.text

@@ -134,7 +134,7 @@ def change_language(
     "auto" goes back to the browser's. Returns to the page the switcher was on."""
     chosen = None if locale == "auto" else i18n.supported(locale)
     if chosen is None and locale != "auto":
-        raise HTTPException(422, "unknown language")
+        raise HTTPException(422, i18n.gettext("unknown language"))
     user.locale = chosen
     session.add(user)
     session.commit()

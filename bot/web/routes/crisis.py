@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import func
@@ -73,9 +73,7 @@ def detail_page(
     login: CurrentLogin,
     sessions: SessionsDep,
 ) -> HTMLResponse:
-    incident = session.get(Incident, incident_id)
-    if incident is None:
-        raise HTTPException(404, f"incident {incident_id} does not exist")
+    incident = incidents.get(session, incident_id)  # NotFound: 404 in the reader's words
     messages = incidents.messages_of(session, incident_id)
     drafts = session.exec(
         select(Draft)
