@@ -230,7 +230,12 @@ def explain(session: Session, incident: Incident) -> str:
     )[:EXAMPLES]
     if examples:
         lines.append(_("Examples:"))
-        lines += [f"- “{_short(m.text)}” ({channel_label(m.channel)})" for m in examples]
+        lines += [
+            _("- “{text}” ({channel})").format(
+                text=_short(m.text), channel=channel_label(m.channel)
+            )
+            for m in examples
+        ]
     return "\n".join(lines)
 
 
