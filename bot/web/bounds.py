@@ -10,6 +10,8 @@ import typing
 
 from fastapi import HTTPException, Request
 
+from bot.i18n import gettext
+
 LARGEST = 2**31 - 1  # PostgreSQL's INTEGER, what the id columns are; SQLite holds more
 _INTEGER = re.compile(r"^\s*[+-]?\d+\s*$")
 
@@ -55,7 +57,12 @@ async def integers_in_range(request: Request) -> None:
     path, query = known[1]
     for name in path:
         if _too_large(request.path_params.get(name)):
-            raise HTTPException(422, f"{name} is out of range")
+            raise _out_of_range(name)
     for name in query:
         if any(_too_large(v) for v in request.query_params.getlist(name)):
-            raise HTTPException(422, f"{name} is out of range")
+            raise _out_of_range(name)
+
+
+def _out_of_range(name: str) -> HTTPException:
+    """The refusal, in the reader's language (an error page shows it to people)."""
+    return HTTPException(422, gettext("%(name)s is out of range") % {"name": name})

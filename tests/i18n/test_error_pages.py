@@ -80,3 +80,9 @@ def test_a_missing_incident_and_an_unknown_language_are_refused_in_the_readers_w
     queue = client.get("/console")
     refused = client.post("/console/language", data={"csrf": csrf_of(queue.text), "locale": "xx"})
     assert refused.status_code == 422 and "不支援的語言" in refused.text
+
+
+def test_a_number_too_large_for_the_database_is_refused_in_the_readers_words(app):
+    client = browser(app, {**CHINESE, **HTML}, "mei")
+    answer = client.get("/console/incidents/99999999999")
+    assert answer.status_code == 422 and "incident_id 超出範圍" in answer.text
