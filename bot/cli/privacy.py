@@ -64,13 +64,10 @@ def _admin(engine, name: str | None):
 
 
 def cmd_export(args) -> int:
-    from bot.privacy.contacts import ContactNotFound, export_contact
+    from bot.privacy.contacts import export_contact
 
     engine = _engine()
-    try:
-        data = export_contact(engine, args.id, _admin(engine, args.as_user))
-    except ContactNotFound as error:
-        raise CommandError(str(error)) from error
+    data = export_contact(engine, args.id, _admin(engine, args.as_user))  # NotFound: exit 2
     text = json.dumps(data, ensure_ascii=False, indent=2)
     if args.output:
         args.output.write_text(text + "\n", encoding="utf-8")
@@ -81,7 +78,7 @@ def cmd_export(args) -> int:
 
 
 def cmd_erase(args) -> int:
-    from bot.privacy.contacts import ContactNotFound, erase_contact
+    from bot.privacy.contacts import erase_contact
 
     engine = _engine()
     user = _admin(engine, args.as_user)
@@ -92,10 +89,7 @@ def cmd_erase(args) -> int:
         if answer.strip().lower() not in {"y", "yes", "是"}:
             print(_("Nothing was erased."))
             return 1
-    try:
-        counts = erase_contact(engine, args.id, user)
-    except ContactNotFound as error:
-        raise CommandError(str(error)) from error
+    counts = erase_contact(engine, args.id, user)  # NotFound: exit 2
     print(json.dumps({"erased_contact": args.id, **counts}))
     return 0
 

@@ -15,6 +15,8 @@ from sqlalchemy import delete, null, or_, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, col, select
 
+from bot.errors import NotFound
+from bot.i18n.catalog import N_
 from db.engine import session_scope
 from db.enums import DraftStatus, MessageState
 from db.models import (
@@ -104,8 +106,8 @@ def _scrub_incidents(session: Session, message_ids: Sequence[int], texts: list[s
         session.add(incident)
 
 
-class ContactNotFound(LookupError):
-    pass
+class ContactNotFound(NotFound):
+    """No contact has that id (the command line says so in its reader's language)."""
 
 
 def _rows(items: list[SQLModel], drop: tuple[str, ...] = ()) -> list[dict[str, Any]]:
@@ -167,7 +169,7 @@ def _about(session: Session, contact: Contact) -> dict[str, list]:
 def _contact(session: Session, contact_id: int) -> Contact:
     contact = session.get(Contact, contact_id, with_for_update=True)
     if contact is None:
-        raise ContactNotFound(f"contact {contact_id} does not exist")
+        raise ContactNotFound(N_("contact {contact} does not exist"), contact=contact_id)
     return contact
 
 

@@ -198,6 +198,7 @@ def test_contact_export_erase_and_purge_from_the_shell(
     assert main(["contact", "erase", str(mei.id), "--as", "ada", "--yes"]) == 0
     assert json.loads(capsys.readouterr().out)["erased_contact"] == mei.id
     assert main(["contact", "export", "999", "--as", "ada"]) == 2
+    assert "聯絡人 999 不存在" in capsys.readouterr().err  # in the brand's language
     assert main(["contact", "export", str(mei.id)]) == 2, "who does it must be named"
     assert main(["purge"]) == 2, "how old must be said"
     assert main(["purge", "--days", "30"]) == 0
