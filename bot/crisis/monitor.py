@@ -18,12 +18,13 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import datetime, timedelta
 
 import numpy as np
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from bot.config import Settings
 from bot.crisis import alerts, incidents, shared
@@ -88,15 +89,16 @@ class Embedder:
 
     def given(self, result: Classification | None) -> np.ndarray | None:
         """The classifier's embedding of the message, if it is the kind used here."""
-        vector = result.embedding if result is not None else None
-        if vector is None or not self.model or result.embedding_model != self.model:
+        if result is None or result.embedding is None:
             return None
-        return np.asarray(vector, dtype=np.float32)
+        if not self.model or result.embedding_model != self.model:
+            return None
+        return np.asarray(result.embedding, dtype=np.float32)
 
     def known(self, message: Message, result: Classification | None) -> np.ndarray | None:
         """The message's embedding if it is at hand (given or embedded before); never embeds."""
         vector = self.given(result)
-        return vector if vector is not None else self._cache.get(message.id)
+        return vector if vector is not None else self._cache.get(_stored_id(message))
 
     def for_messages(
         self,
@@ -108,21 +110,26 @@ class Embedder:
         the classifier's where `results` carry them, else those `known` by message id, else
         embedded here (the text as the classifier saw it, without surrounding blanks)."""
         found: dict[int, np.ndarray] = {}
-        for i, message in enumerate(messages):
-            vector = self._cache.get(message.id)
+        ids = [_stored_id(m) for m in messages]
+        for i, message_id in enumerate(ids):
+            vector = self._cache.get(message_id)
             if vector is None and results is not None:
                 vector = self.given(results[i])
             if vector is None and known:
-                vector = known.get(message.id)
+                vector = known.get(message_id)
             if vector is not None:
-                found[message.id] = vector
-        missing = [m for m in messages if m.id not in found and (m.text or "").strip()]
-        vectors = self([m.text.strip() for m in missing]) if missing else None
+                found[message_id] = vector
+        missing = [
+            (message_id, (m.text or "").strip())
+            for message_id, m in zip(ids, messages, strict=True)
+            if message_id not in found and (m.text or "").strip()
+        ]
+        vectors = self([text for _, text in missing]) if missing else None
         if vectors is not None:
-            found.update(zip((m.id for m in missing), vectors, strict=True))
+            found.update(zip((message_id for message_id, _ in missing), vectors, strict=True))
         for message_id, vector in found.items():
             self._remember(message_id, vector)
-        return [found.get(m.id) for m in messages]
+        return [found.get(message_id) for message_id in ids]
 
     def _remember(self, message_id: int, vector: np.ndarray) -> None:
         self._cache[message_id] = vector
@@ -213,7 +220,7 @@ class CrisisMonitor:
         for incident in incidents.active(session):
             view = incidents.view_of(session, incident, about=message)
             if self._belongs(message, result, view):
-                incidents.link(session, incident, [message.id], "follow-up")
+                incidents.link(session, incident, [_stored_id(message)], "follow-up")
                 conversation = session.get(Conversation, message.conversation_id)
                 direct = conversation is not None and conversation.kind == "direct"
                 return self._holding(incident, result, contact, direct)
@@ -234,7 +241,7 @@ class CrisisMonitor:
         try:
             rows = [
                 CrisisFeed(
-                    message_id=message.id,
+                    message_id=_stored_id(message),
                     vector=shared.to_bytes(
                         self.embedder.known(message, result)
                         if is_negative(result.type, result.sentiment)
@@ -262,13 +269,13 @@ class CrisisMonitor:
                 vectors = self.embedder.for_messages(batch, [r for _, r in pairs])
                 seen = [observation(m, r, v) for (m, r), v in zip(pairs, vectors, strict=True)]
                 if self.leader is None:  # this process sees every message: count them here
-                    self._start(exclude={m.id for m in batch})
+                    self._start(exclude={_stored_id(m) for m in batch})
                     signals = [s for obs in seen for s in self.detector.observe(obs)]
                     signals += self.detector.evaluate(now)
                     self._last_evaluation = now
                 else:  # the leader counts every process's messages from the feed
                     signals = [s for obs in seen for s in self.detector.severity(obs)]
-                    signals += self._shared_round(now)
+                    signals += self._shared_round(self.leader, now)
             self.handle(signals)
         except Exception:  # detection must never stop the pipeline
             log.exception("crisis detection failed on a batch")
@@ -278,7 +285,7 @@ class CrisisMonitor:
         now = now or self.clock()
         with self._lock:
             if self.leader is not None:
-                signals = self._shared_round(now)
+                signals = self._shared_round(self.leader, now)
             else:
                 last = self._last_evaluation
                 if last and now - last < timedelta(seconds=TICK_SECONDS):
@@ -291,14 +298,14 @@ class CrisisMonitor:
 
     # ---- several processes (PostgreSQL) --------------------------------------------------
 
-    def _shared_round(self, now: datetime) -> list[Signal]:
+    def _shared_round(self, leader: shared.Leader, now: datetime) -> list[Signal]:
         """If this process leads: read the feed, count its messages and run the window tests."""
         last = self._last_evaluation
         if last is not None and timedelta(0) <= now - last < timedelta(seconds=SHARED_SECONDS):
             return []
         self._last_evaluation = now
-        was_leading = self.leader.leading
-        if not self.leader.check(now):
+        was_leading = leader.leading
+        if not leader.check(now):
             if was_leading:
                 self._forget()
             return []
@@ -335,7 +342,9 @@ class CrisisMonitor:
         with session_scope(self.engine) as session:
             taken = shared.take(session)
             ids = [message_id for message_id, _ in taken]
-            found = session.exec(select(Message).where(Message.id.in_(ids))).all() if ids else []
+            found = (
+                session.exec(select(Message).where(col(Message.id).in_(ids))).all() if ids else []
+            )
         by_id = {m.id: m for m in found}
         messages = [by_id[i] for i in ids if i in by_id]
         vectors = self._vectors(messages, shared.known_vectors(taken))
@@ -367,6 +376,7 @@ class CrisisMonitor:
                     rec.incident.severity,
                     rec.incident.title,
                 )
+                assert rec.incident.id is not None  # flushed when it was recorded
                 self._start_alerts(rec.incident.id)
         return recorded
 
@@ -415,7 +425,7 @@ class CrisisMonitor:
             return
         pending = session.exec(
             select(Draft).where(
-                Draft.message_id.in_(message_ids), Draft.status == DraftStatus.PENDING
+                col(Draft.message_id).in_(message_ids), Draft.status == DraftStatus.PENDING
             )
         ).all()
         by_message: dict[int, list[Draft]] = {}
@@ -428,22 +438,23 @@ class CrisisMonitor:
         }
         if not by_message:
             return
-        messages = session.exec(select(Message).where(Message.id.in_(by_message))).all()
+        messages = session.exec(select(Message).where(col(Message.id).in_(by_message))).all()
         contact_ids = {m.contact_id for m in messages if m.contact_id}
         contacts = {
-            c.id: c for c in session.exec(select(Contact).where(Contact.id.in_(contact_ids)))
+            c.id: c for c in session.exec(select(Contact).where(col(Contact.id).in_(contact_ids)))
         }
         first_ranks = next_ranks(session, list(by_message))
         kinds = dict(
             session.exec(
                 select(Conversation.id, Conversation.kind).where(
-                    Conversation.id.in_({m.conversation_id for m in messages})
+                    col(Conversation.id).in_({m.conversation_id for m in messages})
                 )
             ).all()
         )
         now = utcnow()
         for message in messages:
-            drafts = by_message[message.id]
+            message_id = _stored_id(message)
+            drafts = by_message[message_id]
             for draft in drafts:
                 draft.status, draft.decided_at = DraftStatus.SUPERSEDED, now
                 draft.reason = f"replaced by the crisis playbook (incident #{incident.id})"
@@ -451,11 +462,11 @@ class CrisisMonitor:
             result = stored_classification(message)
             direct = kinds.get(message.conversation_id) == "direct"
             candidates = self._holding(incident, result, contacts.get(message.contact_id), direct)
-            redraft(session, message, candidates, first_ranks[message.id])
+            redraft(session, message, candidates, first_ranks[message_id])
 
     # ---- history -------------------------------------------------------------------------
 
-    def _start(self, exclude: set[int] = frozenset()) -> None:
+    def _start(self, exclude: Collection[int] = frozenset()) -> None:
         """Learn from stored history once (on the first batch or tick after start-up): counts
         from the last weeks, and embeddings of the last day's messages for the story test."""
         if self._started:
@@ -472,21 +483,28 @@ class CrisisMonitor:
         """The processed inbound messages of the last weeks (the fields counting needs, oldest
         first), and the last day's latest ones in full (to embed)."""
         weeks = timedelta(weeks=self.detector.config.baseline_weeks)
-        columns = (Message.id, Message.sent_at, Message.received_at, Message.channel)
-        columns += (Message.contact_id, Message.conversation_id, Message.type, Message.sentiment)
-        rows = session.exec(
-            select(*columns)
-            .where(
-                Message.direction == "in",
-                Message.kind == "message",
-                Message.state == MessageState.PROCESSED,
-                Message.sent_at >= now - weeks,
+        rows = session.execute(  # eight columns: more than sqlmodel's select has types for
+            sa.select(
+                col(Message.id),
+                col(Message.sent_at),
+                col(Message.received_at),
+                col(Message.channel),
+                col(Message.contact_id),
+                col(Message.conversation_id),
+                col(Message.type),
+                col(Message.sentiment),
             )
-            .order_by(Message.sent_at, Message.id)
+            .where(
+                col(Message.direction) == "in",
+                col(Message.kind) == "message",
+                col(Message.state) == MessageState.PROCESSED,
+                col(Message.sent_at) >= now - weeks,
+            )
+            .order_by(col(Message.sent_at), col(Message.id))
         ).all()
         recent_ids = [r.id for r in rows if r.sent_at >= now - timedelta(days=1)]
         recent = session.exec(
-            select(Message).where(Message.id.in_(recent_ids[-RECENT_VECTORS:]))
+            select(Message).where(col(Message.id).in_(recent_ids[-RECENT_VECTORS:]))
         ).all()
         session.expunge_all()
         return list(rows), list(recent)
@@ -512,6 +530,12 @@ def load_brand_files(settings: Settings) -> tuple[Lexicon, HoldingStatements]:
         [brand_dir / "signals.yaml" if brand_dir else None, settings.crisis.signals_file]
     )
     return lexicon, HoldingStatements.load(brand_dir / "holding.yaml" if brand_dir else None)
+
+
+def _stored_id(message: Message) -> int:
+    """A message crisis detection sees was stored before it was classified."""
+    assert message.id is not None
+    return message.id
 
 
 def observation(message, result: Classification, vector, text: str | None = None) -> Observation:

@@ -16,7 +16,7 @@ from typing import Protocol
 
 from sqlalchemy import func, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from bot.review.decisions import CRISIS_PRIORITY, is_crisis
 from bot.review.notices import add_notice
@@ -71,12 +71,18 @@ class Drafting:
         )
 
 
+def _stored_id(message: Message) -> int:
+    """A message being drafted was stored before it was classified."""
+    assert message.id is not None
+    return message.id
+
+
 def open_handoff(session: Session, conversation_id: int) -> Handoff | None:
     """The conversation's unreleased handoff: while there is one, nothing is sent on its own."""
     return session.exec(
         select(Handoff)
-        .where(Handoff.conversation_id == conversation_id, Handoff.released_at.is_(None))
-        .order_by(Handoff.id.desc())
+        .where(Handoff.conversation_id == conversation_id, col(Handoff.released_at).is_(None))
+        .order_by(col(Handoff.id).desc())
     ).first()
 
 
@@ -94,6 +100,7 @@ def draft_message(
     after a correction) means nothing is sent or acknowledged on its own."""
     playbooks = drafting.playbooks
     conversation = session.get(Conversation, message.conversation_id)
+    assert conversation is not None  # the message's foreign key
     ctx = DraftContext(
         classification=result,
         stage=stage,
@@ -104,7 +111,7 @@ def draft_message(
         chat_kind=conversation.kind,
         at=message.received_at,
     )
-    held = open_handoff(session, conversation.id)
+    held = open_handoff(session, message.conversation_id)
     asks = playbooks.brand.handoff.asks_for_human(message.text)
     # a handoff acknowledgement says when a person comes: the drafts do not promise another time
     ctx = replace(ctx, promised=bool(held or asks) and drafting.acknowledge)
@@ -204,8 +211,8 @@ def next_ranks(session: Session, message_ids: list[int]) -> dict[int, int]:
     last = dict(
         session.exec(
             select(Draft.message_id, func.max(Draft.rank))
-            .where(Draft.message_id.in_(message_ids))
-            .group_by(Draft.message_id)
+            .where(col(Draft.message_id).in_(message_ids))
+            .group_by(col(Draft.message_id))
         ).all()
     )
     return {message_id: (last.get(message_id) or 0) + 1 for message_id in message_ids}
@@ -253,13 +260,13 @@ def _ticket(session, playbooks: Playbooks, message: Message, result) -> Ticket:
         .where(
             Ticket.conversation_id == message.conversation_id, Ticket.status == TicketStatus.OPEN
         )
-        .order_by(Ticket.id.desc())
+        .order_by(col(Ticket.id).desc())
     ).first()
     if ticket is None:
         ticket = Ticket(
             conversation_id=message.conversation_id,
             contact_id=message.contact_id,
-            message_id=message.id,
+            message_id=_stored_id(message),
             subtype=result.subtype,
         )
         session.add(ticket)
@@ -273,7 +280,7 @@ def _proposal(session, playbooks: Playbooks, message: Message) -> Proposal:
     proposal = session.exec(select(Proposal).where(Proposal.message_id == message.id)).first()
     if proposal is None:
         proposal = Proposal(
-            message_id=message.id,
+            message_id=_stored_id(message),
             conversation_id=message.conversation_id,
             contact_id=message.contact_id,
             text=message.text or "",
@@ -291,12 +298,12 @@ def _repeat_troll(session, message: Message, contact: Contact, policy: Policy) -
         return []
     since = message.received_at - timedelta(days=policy.repeat_window_days or 30)
     count = session.exec(
-        select(func.count(Message.id)).where(
+        select(func.count(col(Message.id))).where(
             Message.contact_id == contact.id,
             Message.direction == "in",
             Message.type == "troll",
             Message.received_at >= since,
-            Message.id <= message.id,
+            col(Message.id) <= message.id,
         )
     ).one()
     if count < threshold:
@@ -317,7 +324,7 @@ def _acknowledge(session, message: Message, text: str, playbook: str, rank: int)
     """Send a system acknowledgement on its own (handoff, after hours), audited as such."""
     now = utcnow()
     draft = Draft(
-        message_id=message.id,
+        message_id=_stored_id(message),
         conversation_id=message.conversation_id,
         rank=rank,
         text=text,
@@ -347,15 +354,15 @@ def _acknowledge(session, message: Message, text: str, playbook: str, rank: int)
 
 def _hand_off(drafting: Drafting, session, message: Message, ctx: DraftContext, rank: int) -> None:
     playbooks = drafting.playbooks
-    session.add(Handoff(conversation_id=message.conversation_id, message_id=message.id))
+    session.add(Handoff(conversation_id=message.conversation_id, message_id=_stored_id(message)))
     # anything the bot approved on its own but has not sent yet stays unsent
     session.exec(
         update(Draft)
         .where(
-            Draft.conversation_id == message.conversation_id,
-            Draft.auto.is_(True),
-            Draft.status == DraftStatus.APPROVED,
-            Draft.sent_at.is_(None),
+            col(Draft.conversation_id) == message.conversation_id,
+            col(Draft.auto).is_(True),
+            col(Draft.status) == DraftStatus.APPROVED,
+            col(Draft.sent_at).is_(None),
         )
         .values(status=DraftStatus.SUPERSEDED, reason="the customer asked for a person")
     )
@@ -389,7 +396,7 @@ def _after_hours(drafting: Drafting, session, message: Message, ctx: DraftContex
                 AfterHoursAck(
                     conversation_id=message.conversation_id,
                     closed_since=closed_since,
-                    message_id=message.id,
+                    message_id=_stored_id(message),
                 )
             )
     except IntegrityError:

@@ -11,7 +11,7 @@ import logging
 
 from sqlalchemy import delete
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from bot.pipeline.drafting import Drafting, draft_message, next_ranks
 from db.engine import session_scope
@@ -26,9 +26,9 @@ BATCH = 8  # corrections redrafted per worker round
 def redraft_corrected(engine: Engine, drafting: Drafting, limit: int = BATCH) -> int:
     """Redraft up to `limit` corrected messages, oldest correction first; how many were."""
     with Session(engine) as session:
-        owed = session.exec(select(Redraft).order_by(Redraft.requested_at).limit(limit)).all()
+        owed = session.exec(select(Redraft).order_by(col(Redraft.requested_at)).limit(limit)).all()
         ids = [r.message_id for r in owed]
-        messages = {m.id: m for m in session.exec(select(Message).where(Message.id.in_(ids)))}
+        messages = {m.id: m for m in session.exec(select(Message).where(col(Message.id).in_(ids)))}
         session.expunge_all()
     done = 0
     for row in owed:
@@ -60,7 +60,8 @@ def _redraft(engine: Engine, drafting: Drafting, row: Redraft, vector, model: st
     with session_scope(engine) as session:
         taken = session.exec(
             delete(Redraft).where(
-                Redraft.message_id == row.message_id, Redraft.requested_at == row.requested_at
+                col(Redraft.message_id) == row.message_id,
+                col(Redraft.requested_at) == row.requested_at,
             )
         )
         if taken.rowcount != 1:  # another worker took it, or a newer correction replaced it
@@ -71,7 +72,7 @@ def _redraft(engine: Engine, drafting: Drafting, row: Redraft, vector, model: st
         user = session.get(User, row.user_id) if row.user_id else None
         result = corrected(message, user.username if user else "a reviewer", vector, model)
         contact = session.get(Contact, message.contact_id) if message.contact_id else None
-        first_rank = next_ranks(session, [message.id])[message.id]
+        first_rank = next_ranks(session, [row.message_id])[row.message_id]
         draft_message(drafting, session, message, result, message.stage or "identification",
                       contact, allow_auto=False, first_rank=first_rank)  # fmt: skip
     return 1
