@@ -55,8 +55,20 @@ def draft_source_label(playbook: str | None) -> str:
         return pgettext("draft source", "Write your own")
     if type_label(kind) == kind:
         return playbook or ""
-    detail = subtype_label(variant)
-    return type_label(kind) if detail == variant else f"{type_label(kind)} · {detail}"
+    return " · ".join(part for part in (type_label(kind), section_label(variant)) if part)
+
+
+def section_label(section: str | None) -> str:
+    """A playbook section's subtype and stage in words ("angry@relationship": Angry · Regular);
+    "default", "answer" and other codes that are neither say nothing."""
+    parts = []
+    for code in (section or "").split("@"):
+        words = subtype_label(code)
+        if words == code:
+            words = stage_label(code)
+        if words != code:
+            parts.append(words)
+    return " · ".join(parts)
 
 
 def language_label(language: str | None) -> str:

@@ -17,13 +17,11 @@ from bot.i18n import (
     channel_label,
     pgettext,
     role_label,
-    stage_label,
     stamp,
-    subtype_label,
-    type_label,
     use_locale,
 )
 from bot.i18n import gettext as _
+from bot.i18n.labels import draft_source_label
 from bot.review.contact_names import contact_name
 from db.engine import session_scope
 from db.models import Contact, Message, StaffNotice
@@ -60,17 +58,6 @@ def kind_label(kind: str) -> str:
     return labels.get(kind, kind.replace("_", " "))
 
 
-def section_words(section: str | None) -> str:
-    """A playbook section in words: "angry@relationship" reads as the subtype and the stage,
-    "default" as nothing; a brand's own section name is shown as written."""
-    parts = []
-    for code in (section or "").split("@"):
-        if code and code != "default":
-            words = subtype_label(code)
-            parts.append(stage_label(code) if words == code else words)
-    return " · ".join(parts)
-
-
 def notice_text(notice: StaffNotice, contact: Contact | None) -> str:
     """The notice in the current language; one stored before notices kept their figures is
     shown as it was written."""
@@ -81,8 +68,7 @@ def notice_text(notice: StaffNotice, contact: Contact | None) -> str:
     if notice.kind == "handoff":
         return _("{who} asked for a person").format(who=who)
     if notice.kind == "escalation":
-        kind, section = type_label(figures.get("type")), section_words(figures.get("section"))
-        what = " · ".join(part for part in (kind, section) if part)
+        what = draft_source_label(f"{figures.get('type')}/{figures.get('section')}")
         role = role_label(figures.get("role")).lower()  # inside a sentence (no case in Chinese)
         if figures.get("ticket"):
             return _("{what} needs a {role} now (ticket {ticket})").format(

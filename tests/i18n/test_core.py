@@ -83,6 +83,8 @@ def test_a_drafts_playbook_key_is_shown_in_words():
                                                         "自己寫回覆"]  # fmt: skip
     with i18n.use_locale("en"):
         assert label("complaint/angry") == "Complaint · Angry"
+        assert label("complaint/angry@relationship") == "Complaint · Angry · Regular"
+        assert label("complaint/relationship") == "Complaint · Regular"
     assert label("brand/own") == "brand/own"  # a brand's own playbook: shown as it is
 
 
