@@ -212,6 +212,11 @@ class PipelineSettings(Group):
         description="lower CPU priority for the pipeline: the worker child's, or the model "
         "thread's (0: off)",
     )
+    worker_warm_up: bool = Field(
+        default=True,
+        description="the worker loads the model and FAQ index as it starts, in the background, "
+        "so the first message does not wait for them",
+    )
     worker_batch_size: int = Field(default=32, ge=1, description="messages classified at once")
     worker_poll_seconds: float = Field(
         default=1.0, gt=0, description="how often an idle worker looks for work (seconds)"

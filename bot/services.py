@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache, partial
@@ -149,13 +150,19 @@ def model_classifier(settings: Settings) -> Callable[[], Classifier]:
     REPLYLINE_CLASSIFIER="package.module:Factory" loads another one instead (benchmarks and
     tests use tests.support:ScriptedClassifier to measure the pipeline without the model)."""
 
+    lock = threading.Lock()  # the worker's warm-up and its first message may both ask
+
     @cache
-    def load() -> Classifier:
+    def build() -> Classifier:
         if ":" in settings.pipeline.classifier:
             module, _, name = settings.pipeline.classifier.partition(":")
             return getattr(importlib.import_module(module), name)()
         from nlp.classifier import load_classifier
 
         return load_classifier(settings=settings.nlp)
+
+    def load() -> Classifier:
+        with lock:
+            return build()
 
     return load

@@ -148,8 +148,11 @@ async def _work(services, scheduler: bool = True, wake_fd: int | None = None) ->
     import signal
 
     from bot.jobs import open_job_table, start_scheduler, stop_scheduler
+    from bot.pipeline.warm_up import warm_up_in_background
     from bot.pipeline.worker_process import watch_wake_pipe
 
+    if services.settings.pipeline.worker_warm_up:
+        warm_up_in_background(services.pipeline, services.settings.nlp)
     opened = await (start_scheduler(services) if scheduler else open_job_table(services))
     work = asyncio.create_task(services.worker.run())
     loop = asyncio.get_running_loop()

@@ -95,10 +95,9 @@ class LiveApp:
         """As a server that has answered before: the shared encoder and the FAQ index, built on
         the first message after start-up (tens of seconds on a busy machine), are ready, so a
         test that times what follows a message times that, not a one-off model load."""
-        from nlp.encoder import get_encoder
+        from bot.pipeline.warm_up import warm_up
 
-        get_encoder(self.settings.nlp)
-        self.services.pipeline.playbooks.faq.prepare()
+        warm_up(self.services.pipeline, self.settings.nlp)
         return self
 
     def stop(self) -> None:

@@ -46,6 +46,7 @@ def test_the_worker_child_is_woken_replaced_and_ends_with_the_web_process(tmp_pa
         worker_process="true",
         worker_poll_seconds="30",
         classifier="tests.support:ScriptedClassifier",
+        worker_warm_up="false",  # each child would load the encoder this test does not need
     )
     engine = make_engine(db_url)
     client = httpx.Client(base_url=server.url)
@@ -84,3 +85,50 @@ def test_the_worker_child_is_woken_replaced_and_ends_with_the_web_process(tmp_pa
             if alive(pid):
                 os.kill(pid, signal.SIGKILL)
         engine.dispose()
+
+
+@pytest.mark.timeout(400)
+def test_the_worker_child_loads_the_model_before_the_first_message(tmp_path):
+    """After a restart the first customer must not wait 10-45 s for the encoder and FAQ index:
+    the child loads them as it starts, and says so in the log an operator reads."""
+    db_url = f"sqlite:///{tmp_path / 'warm.db'}"
+    log = tmp_path / "server.log"
+    server = ServeProcess(
+        db_url, log, worker_process="true", classifier="tests.support:ScriptedClassifier"
+    )
+    engine = make_engine(db_url)
+    try:
+        ready = "warm-up: the model and FAQ index are ready"
+        assert wait_for(lambda: ready in log.read_text(), 300), log.read_text()[-2000:]
+        with Session(engine) as session:
+            assert session.exec(select(Message.id)).first() is None  # before any message
+
+        client = httpx.Client(base_url=server.url)
+        client.get("/chat")
+        r = client.post(
+            "/chat/api/messages",
+            json={"text": "question: how long does shipping take?", "client_id": "warm-msg-0"},
+        )
+        assert r.status_code == 200 and r.json()["stored"] == 1
+        assert wait_for(lambda: drafted(engine, "warm-msg-0"), 60), log.read_text()[-2000:]
+        assert "warm-up failed" not in log.read_text()
+    finally:
+        server.kill()
+
+
+def test_a_failed_warm_up_is_one_log_line_and_leaves_the_lazy_load(caplog):
+    from types import SimpleNamespace
+
+    from bot.pipeline.warm_up import warm_up_in_background
+    from nlp.settings import NlpSettings
+
+    def broken():
+        raise OSError("no model files in /nowhere")
+
+    pipeline = SimpleNamespace(classifier=broken)
+    with caplog.at_level("INFO", logger="bot.pipeline.warm_up"):
+        warm_up_in_background(pipeline, NlpSettings()).join(10)
+    assert [r.getMessage() for r in caplog.records] == [
+        "warm-up failed (OSError: no model files in /nowhere); "
+        "the model loads at the first message instead"
+    ]
