@@ -140,13 +140,13 @@ def test_an_incident_reads_in_the_viewers_language_and_still_escapes_customer_te
     chinese = agent.get(
         f"/console/incidents/{incident_id}", headers={"Accept-Language": "zh-TW"}
     ).text
-    assert "網站聊天 上可能有法律威脅" in chinese and "看來是法律威脅" in chinese
+    assert "可能有法律威脅（網站聊天）" in chinese and "看來是法律威脅" in chinese
     assert "嚴重訊息" in chinese and "reads as a legal threat" not in chinese
     assert '<img src=x onerror="alert(1)">' not in chinese and "&lt;img src=x" in chinese
     # the kind, the examples and where each reply came from in Chinese words and punctuation
     assert '<span class="badge">嚴重訊息</span>' in chinese and "」（網站聊天）" in chinese
     assert ">危機暫時回應聲明</span>" in chinese and "“" not in chinese
     listing = agent.get("/console/incidents", headers={"Accept-Language": "zh-TW"}).text
-    assert "網站聊天 上可能有法律威脅" in listing
+    assert "可能有法律威脅（網站聊天）" in listing
     with Session(services.engine) as session:
         assert session.get(Incident, incident_id).title == "Possible legal threat on Web chat"

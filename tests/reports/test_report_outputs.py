@@ -355,7 +355,7 @@ def test_the_console_shows_the_report_for_any_period(console):
 
 @pytest.mark.parametrize(
     ("language", "title"),
-    [("zh_Hant_TW", "網站聊天 上可能有法律威脅"), ("en", "Possible legal threat on Web chat")],
+    [("zh_Hant_TW", "可能有法律威脅（網站聊天）"), ("en", "Possible legal threat on Web chat")],
 )
 def test_an_incident_is_titled_in_the_readers_language(engine, settings, language, title):
     """A detector writes an incident's title in English; the report says it again from the
