@@ -40,9 +40,9 @@ class Sequence(list):
 
 
 class _Loader(yaml.SafeLoader):
-    def construct_mapping(self, node, deep=False):
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         # duplicate keys silently overwrite in PyYAML; in a playbook that hides mistakes
-        seen: dict = {}
+        seen: dict[Any, int] = {}
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=True)
             if isinstance(key, (str, int, float, bool)) and key in seen:
