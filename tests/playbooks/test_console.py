@@ -85,8 +85,12 @@ def test_an_item_shows_context_history_scores_candidates_and_its_deadline(
         "advocate: 你們的果醬好好吃",
         "complaint/angry: 可是這次寄來是壞的！",
     )
-    page = login(app, "mei").get("/console").text
+    mei = login(app, "mei")
+    page = mei.get("/console").text
     assert "2 waiting" in page
+    chinese = mei.get("/console", headers={"Accept-Language": "zh-TW"}).text
+    assert "為什麼是這些草稿：<span" in chinese  # a Chinese colon, not ": "
+    assert "Why these drafts: <span" in page
     assert "可是這次寄來是壞的！" in page and "你們的果醬好好吃" in page  # context
     assert "Complaint · Angry" in page and "<meter" in page  # scores
     assert "complaint/angry" in page and "CS-0000" in page  # candidates with the ticket
