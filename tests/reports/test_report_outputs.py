@@ -298,7 +298,7 @@ def test_supervisors_get_the_monthly_report_as_a_summary_with_a_link(services, s
     [(chat, chinese, _)] = line.pushed
     assert chat == "Uabc" and chinese.startswith("replyline 報表 2026年11月1日 – 2026年11月30日")
     assert "訊息：10 則（上一期 1 則）；客訴 2 則（20%）" in chinese
-    assert "第一次回覆：中位數 37.5 分鐘，p90 120 分鐘（目標 60 分鐘）；未回覆 2 段" in chinese
+    assert "第一次回覆：中位數 37.5 分鐘，九成在 120 分鐘內（目標 60 分鐘）；未回覆 2 段" in chinese
     assert "首要建議：回覆還沒有人回應的對話。" in chinese and chinese.endswith(f"完整報表：{link}")
 
 
