@@ -458,10 +458,10 @@ def pick_runtime(runtime: str, source: str, quantize: str) -> str:
     """`onnx` or `torch` for a REPLYLINE_RUNTIME value.
 
     `auto` is ONNX Runtime wherever it can serve the model (the bundled encoder, onnxruntime
-    installed, a quantize mode other than the torch-only bf16), torch elsewhere: per-token int8
-    on ONNX Runtime is ~2x faster per core than torch, in less than half the memory, and gives a
-    message the same vector alone or in a batch. `onnx` insists (fails clearly where it cannot);
-    `torch` is the transformers model, the fallback.
+    installed, a quantize mode other than the torch-only bf16), torch elsewhere: float32 on ONNX
+    Runtime gives torch's vectors faster and in less memory without importing torch;
+    REPLYLINE_QUANTIZE=int8 doubles that speed again (see nlp.onnx_encoder). `onnx` insists
+    (fails clearly where it cannot); `torch` is the transformers model, the fallback.
     """
     runtime = (runtime or "auto").strip().lower()
     if runtime not in RUNTIMES:
